@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The same strictness on every Swift target (as swift-log does).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "znetd",
+    products: [
+        .executable(name: "znetd", targets: ["znetd"]),
+        .library(name: "ZnetdCore", targets: ["ZnetdCore"]),
+        .library(name: "ZnetdConfig", targets: ["ZnetdConfig"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // libsystemd: sd-daemon, sd-journal, sd-bus, sd-event.
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // libyaml: the event parser gives every scalar a line and column.
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]
+        ),
+        // Thin wrappers for Linux calls and constants Glibc does not export to Swift.
+        .target(name: "CZnetdLinux"),
+        // The configuration: schema, YAML decoding, validation. Pure; no sockets.
+        .target(
+            name: "ZnetdConfig",
+            dependencies: ["CYAML"],
+            swiftSettings: swiftSettings
+        ),
+        // Everything that runs: systemd protocols, the data plane, the daemon.
+        .target(
+            name: "ZnetdCore",
+            dependencies: [
+                "CSystemd", "CZnetdLinux", "ZnetdConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "znetd",
+            dependencies: [
+                "ZnetdCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ZnetdConfigTests",
+            dependencies: ["ZnetdConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ZnetdCoreTests",
+            dependencies: ["ZnetdCore"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,136 @@
+/// The whole znetd configuration after parsing, merging and validation.
+///
+/// Everything here is a plain value: the daemon compares two of them to decide what a reload
+/// changes, and the generator turns one into unit files.
+public struct Configuration: Sendable, Hashable {
+    /// Services sorted by name.
+    public var services: [ServiceConfig]
+    /// Event-loop threads; `nil` means one per CPU.
+    public var threads: Int?
+    /// How long a stop or a reload waits for connections in flight before closing them.
+    public var drainTimeout: Duration
+    /// Size asked of the kernel for each splice pipe (F_SETPIPE_SZ), in bytes.
+    public var pipeSize: Int
+
+    public static let defaultDrainTimeout: Duration = .seconds(30)
+    public static let defaultPipeSize = 1 << 20
+
+    public init(
+        services: [ServiceConfig] = [],
+        threads: Int? = nil,
+        drainTimeout: Duration = Configuration.defaultDrainTimeout,
+        pipeSize: Int = Configuration.defaultPipeSize
+    ) {
+        self.services = services
+        self.threads = threads
+        self.drainTimeout = drainTimeout
+        self.pipeSize = pipeSize
+    }
+
+    public func service(named name: String) -> ServiceConfig? {
+        services.first { $0.name == name }
+    }
+}
+
+/// One named service: where clients connect and where their bytes go.
+public struct ServiceConfig: Sendable, Hashable {
+    public var name: String
+    public var listen: [ListenAddress]
+    public var target: TargetAddress
+    /// Per backend address tried; after it the next resolved address is tried.
+    public var connectTimeout: Duration
+    /// A connection with no bytes in either direction for this long is closed; `nil`: never.
+    public var idleTimeout: Duration?
+    /// Connections open at once; beyond it znetd stops accepting and clients wait in the backlog.
+    public var maxConnections: Int
+    /// TCP keepalive on both sockets of each connection; `nil`: off.
+    public var keepalive: Keepalive?
+    /// Log one record per finished connection (bytes, duration) at info level.
+    public var logConnections: Bool
+    /// Where the service is defined (its key under `services:`), for messages.
+    public var location: SourceLocation?
+
+    public static let defaultConnectTimeout: Duration = .seconds(5)
+    public static let defaultMaxConnections = 4096
+
+    public init(
+        name: String,
+        listen: [ListenAddress],
+        target: TargetAddress,
+        connectTimeout: Duration = ServiceConfig.defaultConnectTimeout,
+        idleTimeout: Duration? = nil,
+        maxConnections: Int = ServiceConfig.defaultMaxConnections,
+        keepalive: Keepalive? = nil,
+        logConnections: Bool = false,
+        location: SourceLocation? = nil
+    ) {
+        self.name = name
+        self.listen = listen
+        self.target = target
+        self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
+        self.maxConnections = maxConnections
+        self.keepalive = keepalive
+        self.logConnections = logConnections
+        self.location = location
+    }
+
+    /// Equal in every setting, ignoring where it was written.
+    public func sameSettings(as other: ServiceConfig) -> Bool {
+        var a = self, b = other
+        a.location = nil
+        b.location = nil
+        return a == b
+    }
+}
+
+/// TCP keepalive parameters (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT).
+public struct Keepalive: Sendable, Hashable {
+    public var idle: Duration
+    public var interval: Duration
+    public var count: Int
+
+    /// What `keepalive: true` means.
+    public static let standard = Keepalive(idle: .seconds(60), interval: .seconds(10), count: 6)
+
+    public init(idle: Duration, interval: Duration, count: Int) {
+        self.idle = idle
+        self.interval = interval
+        self.count = count
+    }
+}
+
+/// Where a service accepts connections.
+public enum ListenAddress: Sendable, Hashable {
+    /// `host:port`, `[v6]:port`, or `:port` (host `nil`: every address, IPv4 and IPv6).
+    /// The host is an IP literal without brackets.
+    case inet(host: String?, port: UInt16)
+    /// `unix:/path`, or `unix:@name` for the abstract namespace (path starts with "@").
+    case unix(path: String)
+    /// `interface:NAME:port`: every address of the network interface NAME.
+    case interface(name: String, port: UInt16)
+}
+
+/// Where a service sends its connections.
+public enum TargetAddress: Sendable, Hashable {
+    /// `host:port` or `[v6]:port`; the host is an IP literal or a hostname (resolved at run time,
+    /// every address tried in order).
+    case inet(host: String, port: UInt16)
+    /// `unix:/path`, or `unix:@name` for the abstract namespace.
+    case unix(path: String)
+}
+
+/// A place in a configuration file. Lines and columns count from 1.
+public struct SourceLocation: Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int
+    public var column: Int
+
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
+
+    public var description: String { "\(file):\(line):\(column)" }
+}

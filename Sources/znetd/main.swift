@@ -1,0 +1,2 @@
+import ZnetdCore
+print("znetd")
