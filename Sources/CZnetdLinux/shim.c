@@ -9,6 +9,7 @@
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <unistd.h>
 
 const uint32_t ZNETD_EPOLLIN = EPOLLIN;
@@ -116,3 +117,5 @@ int znetd_is_listening_stream(int fd) {
     if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0) return -1;
     return type == SOCK_STREAM && listening;
 }
+
+void znetd_set_thread_name(const char *name) { pthread_setname_np(pthread_self(), name); }

@@ -61,5 +61,8 @@ int znetd_set_keepalive(int fd, int idle_s, int interval_s, int count);
 int znetd_set_int_option(int fd, int level, int name, int value);
 int znetd_get_socket_error(int fd);
 
+/// Names the calling thread (15 bytes at most), as shown by ps and top.
+void znetd_set_thread_name(const char *name);
+
 /// 1 if fd is a listening stream socket, 0 if not, -1 with errno.
 int znetd_is_listening_stream(int fd);

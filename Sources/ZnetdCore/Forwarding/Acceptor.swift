@@ -1,0 +1,87 @@
+import CZnetdLinux
+import Glibc
+import Logging
+
+/// Accepts connections from one listening socket on one event loop.
+///
+/// Every loop watches every listening socket with EPOLLEXCLUSIVE, so the kernel wakes one loop
+/// per burst and the loops share the accept work without a hand-off. At the service's
+/// connection limit the acceptor takes itself off epoll, leaving further clients queued in the
+/// kernel backlog (never accepted and closed), and comes back when a slot frees up.
+final class Acceptor: EventSource {
+    let socket: ListenSocket
+    let service: ServiceRuntime
+    unowned let worker: Worker
+    private var isWatching = false
+    /// Retired acceptors (service removed, daemon stopping) never watch again.
+    private var isRetired = false
+    private var retryTimer: LoopTimer?
+    /// Accepts per wake-up before letting other work on the loop run.
+    static let batch = 32
+
+    init(socket: ListenSocket, service: ServiceRuntime, worker: Worker) {
+        self.socket = socket
+        self.service = service
+        self.worker = worker
+    }
+
+    func watch() {
+        guard !isWatching, !isRetired, !isClosed else { return }
+        isWatching = worker.loop.register(
+            socket.fd, source: self, side: 0, events: ZNETD_EPOLLIN | ZNETD_EPOLLEXCLUSIVE)
+    }
+
+    private func unwatch() {
+        guard isWatching else { return }
+        worker.loop.unregister(socket.fd)
+        isWatching = false
+    }
+
+    /// Stops for good; the listening socket itself stays open (it may belong to systemd).
+    func retire() {
+        isRetired = true
+        retryTimer?.cancel()
+        unwatch()
+        worker.loop.release(self)
+    }
+
+    override func handle(events: UInt32, side: Int) {
+        for _ in 0..<Acceptor.batch {
+            guard service.tryReserve() else { return pauseForLimit() }
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let fd = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { znetd_accept(socket.fd, $0, &length) }
+            }
+            if fd < 0 {
+                let code = errno
+                service.release()
+                switch code {
+                case EAGAIN, EINTR, ECONNABORTED, EPROTO:
+                    if code == EAGAIN { return }
+                    continue
+                default:
+                    // Out of fds or memory: back off instead of spinning on a readable socket.
+                    service.logger.warning("accept on \(socket) failed: \(errnoDescription(code)); pausing 100ms")
+                    return pause(for: 100_000_000)
+                }
+            }
+            service.accepted.add(1, ordering: .relaxed)
+            let peer = length > 0 ? SocketAddress(raw: &storage, length: length) : nil
+            Relay(worker: worker, service: service, client: fd, peer: peer).start()
+        }
+    }
+
+    private func pauseForLimit() {
+        unwatch()
+        if service.markSaturated() { watch() }
+    }
+
+    private func pause(for nanoseconds: UInt64) {
+        unwatch()
+        retryTimer = worker.loop.schedule(after: nanoseconds) { [weak self] in self?.watch() }
+    }
+
+    /// The service has room again.
+    func resume() { watch() }
+}

@@ -1,0 +1,234 @@
+import CZnetdLinux
+import Glibc
+import Logging
+import ZnetdConfig
+
+/// One proxied connection: a client socket, a backend socket, and a flow each way.
+///
+/// Lives on one event loop. It resolves the target (off the loop when it is a hostname),
+/// connects to each address in turn with a timeout, then moves bytes until both directions
+/// have ended, passing each EOF on with shutdown(SHUT_WR) so half-closed connections work.
+final class Relay: EventSource, @unchecked Sendable {
+    private enum Phase { case resolving, connecting, relaying, closed }
+
+    unowned let worker: Worker
+    let service: ServiceRuntime
+    private let config: ServiceConfig
+    private let endpoints: TargetEndpoints
+    private let client: Int32
+    private let peer: SocketAddress?
+    private var backend: Int32 = -1
+    private var clientReady = Readiness()
+    private var backendReady = Readiness()
+    private var upstream = Flow()
+    private var downstream = Flow()
+    private var phase = Phase.resolving
+    private var addresses: [SocketAddress] = []
+    private var nextAddress = 0
+    private var connectedTo: SocketAddress?
+    private var lastConnectError = ""
+    private var connectTimer: LoopTimer?
+    private var idleTimer: LoopTimer?
+    private var lastActivity: UInt64
+    private let started: UInt64
+    // The worker's list of live relays (intrusive, so removal is O(1)).
+    var previous: Relay?
+    var next: Relay?
+
+    init(worker: Worker, service: ServiceRuntime, client: Int32, peer: SocketAddress?) {
+        self.worker = worker
+        self.service = service
+        (config, endpoints) = service.snapshot
+        self.client = client
+        self.peer = peer
+        started = worker.loop.now
+        lastActivity = started
+        super.init()
+    }
+
+    private var loop: EventLoop { worker.loop }
+
+    func start() {
+        worker.track(self)
+        loop.register(client, source: self, side: 0)
+        if let idle = config.idleTimeout { armIdleTimer(idle.nanoseconds) }
+        let answer = endpoints.addresses(now: loop.now) { [self] result in
+            worker.loop.execute { [self] in
+                guard phase == .resolving else { return }
+                resolved(result)
+            }
+        }
+        if let answer { resolved(answer) }
+    }
+
+    private func resolved(_ result: Result<[SocketAddress], TargetEndpoints.ResolutionError>) {
+        switch result {
+        case .success(let list):
+            addresses = list
+            phase = .connecting
+            connectNext()
+        case .failure(let error):
+            close(reason: "\(error)", level: .warning)
+        }
+    }
+
+    // MARK: Connecting
+
+    private func connectNext() {
+        guard nextAddress < addresses.count else {
+            service.failedConnects.add(1, ordering: .relaxed)
+            close(reason: "cannot connect to \(config.target): \(lastConnectError)", level: .warning)
+            return
+        }
+        let address = addresses[nextAddress]
+        nextAddress += 1
+        let fd = znetd_socket(address.family, ZNETD_SOCK_STREAM)
+        guard fd >= 0 else {
+            lastConnectError = "\(address): socket: \(errnoDescription(errno))"
+            return connectNext()
+        }
+        if address.family != AF_UNIX {
+            _ = znetd_set_int_option(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+            if let k = config.keepalive { setKeepalive(fd, k) }
+        }
+        backend = fd
+        connectedTo = address
+        let rc = address.withSockaddr { Glibc.connect(fd, $0, $1) }
+        if rc == 0 {
+            loop.register(fd, source: self, side: 1)
+            connected()
+        } else if errno == EINPROGRESS || errno == EAGAIN {
+            // EAGAIN: a unix socket whose backlog is full; wait for it like a TCP handshake.
+            loop.register(fd, source: self, side: 1)
+            connectTimer = loop.schedule(after: config.connectTimeout.nanoseconds) { [unowned self] in
+                connectFailed("timed out after \(formatDuration(config.connectTimeout))")
+            }
+        } else {
+            connectFailed(errnoDescription(errno))
+        }
+    }
+
+    private func connectFailed(_ reason: String) {
+        connectTimer?.cancel()
+        connectTimer = nil
+        lastConnectError = "\(connectedTo.map { "\($0)" } ?? "?"): \(reason)"
+        Glibc.close(backend)
+        backend = -1
+        backendReady = Readiness()
+        connectNext()
+    }
+
+    private func connected() {
+        connectTimer?.cancel()
+        connectTimer = nil
+        phase = .relaying
+        backendReady.writable = true
+        pump()
+    }
+
+    // MARK: Events
+
+    override func handle(events: UInt32, side: Int) {
+        lastActivity = loop.now
+        if side == 1 && phase == .connecting {
+            guard events & (ZNETD_EPOLLOUT | ZNETD_EPOLLERR | ZNETD_EPOLLHUP) != 0 else { return }
+            let error = znetd_get_socket_error(backend)
+            if error == 0 { connected() } else { connectFailed(errnoDescription(error)) }
+            return
+        }
+        let readable = events & (ZNETD_EPOLLIN | ZNETD_EPOLLRDHUP | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0
+        let writable = events & (ZNETD_EPOLLOUT | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0
+        if side == 0 {
+            if readable { clientReady.readable = true }
+            if writable { clientReady.writable = true }
+        } else {
+            if readable { backendReady.readable = true }
+            if writable { backendReady.writable = true }
+        }
+        if phase == .relaying { pump() }
+    }
+
+    override func runDeferred() {
+        if phase == .relaying { pump() }
+    }
+
+    private func pump() {
+        let up = upstream.run(from: client, &clientReady, to: backend, &backendReady, loop: loop)
+        if case .failed(let code) = up { return abort(code) }
+        let down = downstream.run(from: backend, &backendReady, to: client, &clientReady, loop: loop)
+        if case .failed(let code) = down { return abort(code) }
+        if upstream.isFinished && downstream.isFinished {
+            return close(reason: nil, level: .info)
+        }
+        if case .yielded = up { loop.deferWork(self) } else if case .yielded = down { loop.deferWork(self) }
+    }
+
+    // MARK: Idle timeout
+
+    private func armIdleTimer(_ idle: UInt64) {
+        idleTimer = loop.schedule(after: lastActivity &+ idle &- loop.now) { [unowned self] in
+            guard phase != .closed else { return }
+            if loop.now &- lastActivity >= idle {
+                close(reason: "idle for \(formatDuration(config.idleTimeout!))", level: .info)
+            } else {
+                armIdleTimer(idle)
+            }
+        }
+    }
+
+    // MARK: Closing
+
+    /// A socket call failed: the connection is broken. A reset is passed on as a reset.
+    private func abort(_ code: Int32) {
+        if code == ECONNRESET || code == EPIPE {
+            var hard = linger(l_onoff: 1, l_linger: 0)
+            let size = socklen_t(MemoryLayout<linger>.size)
+            setsockopt(client, SOL_SOCKET, SO_LINGER, &hard, size)
+            setsockopt(backend, SOL_SOCKET, SO_LINGER, &hard, size)
+        }
+        close(reason: errnoDescription(code), level: .info)
+    }
+
+    /// Closes both sockets now (also used to end connections after a drain timeout).
+    func close(reason: String?, level: Logger.Level) {
+        guard phase != .closed else { return }
+        let wasRelaying = phase == .relaying
+        phase = .closed
+        connectTimer?.cancel()
+        idleTimer?.cancel()
+        upstream.discard(loop)
+        downstream.discard(loop)
+        Glibc.close(client)
+        if backend >= 0 { Glibc.close(backend) }
+        worker.untrack(self)
+        loop.release(self)
+        service.bytesFromClients.add(upstream.bytes, ordering: .relaxed)
+        service.bytesToClients.add(downstream.bytes, ordering: .relaxed)
+        service.release()
+        if let reason, !wasRelaying || level >= .warning {
+            service.logger.log(level: level, "connection from \(peer.map { "\($0)" } ?? "?") closed: \(reason)",
+                               metadata: record())
+        } else if config.logConnections {
+            let why = reason.map { ": \($0)" } ?? ""
+            service.logger.info("connection from \(peer.map { "\($0)" } ?? "?") finished\(why)", metadata: record())
+        }
+    }
+
+    /// Journal fields of a connection record.
+    private func record() -> Logger.Metadata {
+        [
+            "client": "\(peer.map { "\($0)" } ?? "")",
+            "target": "\(connectedTo.map { "\($0)" } ?? "\(config.target)")",
+            "bytes_in": "\(upstream.bytes)",
+            "bytes_out": "\(downstream.bytes)",
+            "duration_usec": "\((loop.now &- started) / 1_000)",
+        ]
+    }
+}
+
+/// TCP keepalive with the configured timings.
+func setKeepalive(_ fd: Int32, _ keepalive: Keepalive) {
+    _ = znetd_set_keepalive(
+        fd, Int32(keepalive.idle.components.seconds), Int32(keepalive.interval.components.seconds),
+        Int32(keepalive.count))
+}

@@ -1,0 +1,69 @@
+import Glibc
+import Logging
+
+/// One event loop and what runs on it: an acceptor per listening socket and the relays it
+/// accepted. Everything here is touched only on the loop's thread; other threads reach it
+/// through `loop.execute`.
+public final class Worker: @unchecked Sendable {
+    public let loop: EventLoop
+    private var acceptors: [ObjectIdentifier: Acceptor] = [:]
+    private var firstRelay: Relay?
+    public private(set) var relayCount = 0
+
+    init(loop: EventLoop) {
+        self.loop = loop
+    }
+
+    // MARK: Listening sockets
+
+    func startAccepting(_ socket: ListenSocket, for service: ServiceRuntime) {
+        let key = ObjectIdentifier(socket)
+        guard acceptors[key] == nil else { return }
+        let acceptor = Acceptor(socket: socket, service: service, worker: self)
+        acceptors[key] = acceptor
+        acceptor.watch()
+    }
+
+    func stopAccepting(_ socket: ListenSocket) {
+        acceptors.removeValue(forKey: ObjectIdentifier(socket))?.retire()
+    }
+
+    func stopAcceptingAll() {
+        for acceptor in acceptors.values { acceptor.retire() }
+        acceptors.removeAll()
+    }
+
+    /// A service had room again after reaching its connection limit.
+    func resumeAccepting(for service: ServiceRuntime) {
+        for acceptor in acceptors.values where acceptor.service === service { acceptor.resume() }
+    }
+
+    // MARK: Relays
+
+    func track(_ relay: Relay) {
+        relay.next = firstRelay
+        firstRelay?.previous = relay
+        firstRelay = relay
+        relayCount += 1
+    }
+
+    func untrack(_ relay: Relay) {
+        relay.previous?.next = relay.next
+        relay.next?.previous = relay.previous
+        if firstRelay === relay { firstRelay = relay.next }
+        relay.previous = nil
+        relay.next = nil
+        relayCount -= 1
+    }
+
+    /// Ends every connection of `service` (or of all services) now: a drain ran out of time.
+    func closeRelays(of service: ServiceRuntime?, reason: String) {
+        var relay = firstRelay
+        while let current = relay {
+            relay = current.next
+            if service == nil || current.service === service {
+                current.close(reason: reason, level: .warning)
+            }
+        }
+    }
+}

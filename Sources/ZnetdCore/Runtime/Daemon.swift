@@ -1,0 +1,364 @@
+import CZnetdLinux
+import Glibc
+public import Logging
+import Synchronization
+public import ZnetdConfig
+
+/// The znetd process: its listening sockets, its services, its event loops, and its dialogue
+/// with systemd (readiness, status, watchdog, reload, stop).
+///
+/// The main thread runs a control loop that owns all of this state; the data plane runs on
+/// worker loops, one per thread, reached only through `execute`.
+public final class Daemon: @unchecked Sendable {
+    /// Produces the configuration to run, at start and again on every reload.
+    public typealias ConfigurationSource = () throws(ConfigErrors) -> Configuration
+
+    private let source: ConfigurationSource
+    private let logger: Logger
+    private let threadOverride: Int?
+    private var configuration: Configuration
+    private let control: EventLoop
+    private var workers: [Worker] = []
+    private var services: [String: ServiceRuntime] = [:]
+    private var sockets: [String: [ListenSocket]] = [:]
+    /// Services removed by a reload whose connections are still finishing.
+    private var draining: [ServiceRuntime] = []
+    /// Sockets from systemd not serving any service now (kept open: they belong to systemd).
+    private var spareInherited: [InheritedSocket] = []
+    private var isSocketActivated = false
+    private var stopping = false
+    private var lastStatus = ""
+    private var reloadProblem: String?
+
+    public init(configuration: Configuration, threads: Int?, logger: Logger,
+                source: @escaping ConfigurationSource) throws(SystemError) {
+        self.configuration = configuration
+        self.source = source
+        self.logger = logger
+        self.threadOverride = threads
+        control = try EventLoop(index: -1, pipeSize: 4096)
+    }
+
+    /// A startup failure: what to tell the operator.
+    public struct StartupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    // MARK: Start
+
+    /// Takes or binds every socket, starts the loops, says READY=1 and runs until stopped.
+    public func run() throws -> Never {
+        SignalSource.block()
+        try openSockets()
+        let threadCount = max(1, threadOverride ?? configuration.threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let watchdog = Notifier.watchdogInterval
+        for index in 0..<threadCount {
+            let loop = try EventLoop(index: index, pipeSize: configuration.pipeSize)
+            if let watchdog { loop.maximumSleep = watchdog / 4 }
+            workers.append(Worker(loop: loop))
+        }
+        for config in configuration.services { startService(config) }
+        for worker in workers {
+            try LoopThread.spawn(name: "znetd-loop\(worker.loop.index)") { worker.loop.run() }
+        }
+        _ = try SignalSource(loop: control) { [unowned self] in received(signal: $0) }
+        if let watchdog { scheduleWatchdog(interval: watchdog) }
+        scheduleStatus()
+        let summary = configuration.services.map { s in
+            "\(s.name) (\(sockets[s.name, default: []].map { "\($0)" }.joined(separator: ", ")) -> \(s.target))"
+        }
+        logger.notice("znetd \(ZnetdVersion.string) serving \(summary.joined(separator: "; ")) on \(threadCount) threads\(isSocketActivated ? " (socket-activated)" : "")")
+        Notifier.ready(status: statusText())
+        control.run()
+        exit(0)
+    }
+
+    /// Matches inherited sockets to the configuration, or binds them when not socket-activated.
+    private func openSockets() throws {
+        let inherited = try ListenFDs.take()
+        isSocketActivated = !inherited.isEmpty
+        if isSocketActivated {
+            for socket in inherited where !ListenFDs.isListeningStream(socket.fd) {
+                throw StartupError(description: "inherited \(socket) is not a listening stream socket; use ListenStream= with Accept=no")
+            }
+            let result = SocketMatcher.match(configuration.services, inherited)
+            var problems: [String] = []
+            for socket in result.unmatched {
+                problems.append("inherited \(socket) matches no service: name it after a service with FileDescriptorName=, or listen on its address")
+            }
+            for (service, address) in result.missing {
+                problems.append("service '\(service)' listens on \(address) but systemd passed no socket for it: add ListenStream= for it to a .socket unit with FileDescriptorName=\(service)")
+            }
+            guard problems.isEmpty else { throw StartupError(description: problems.joined(separator: "\n")) }
+            for assignment in result.assignments {
+                let socket = ListenSocket(fd: assignment.socket.fd, serviceName: assignment.service,
+                                          address: assignment.address, isInherited: true)
+                sockets[assignment.service, default: []].append(socket)
+            }
+        } else {
+            do {
+                for service in configuration.services {
+                    for address in service.listen {
+                        sockets[service.name, default: []] += try ListenSocket.bind(address, service: service.name)
+                    }
+                }
+            } catch {
+                for socket in sockets.values.joined() { socket.closeIfOwned() }
+                throw StartupError(description: "cannot listen: \(error)")
+            }
+        }
+    }
+
+    private func startService(_ config: ServiceConfig) {
+        let service = ServiceRuntime(config: config, logger: logger)
+        services[config.name] = service
+        service.onCapacity { [workers] service in
+            for worker in workers { worker.loop.execute { worker.resumeAccepting(for: service) } }
+        }
+        for socket in sockets[config.name, default: []] { startAccepting(socket, service) }
+    }
+
+    private func startAccepting(_ socket: ListenSocket, _ service: ServiceRuntime) {
+        socket.prepare(keepalive: service.config.keepalive)
+        for worker in workers { worker.loop.execute { worker.startAccepting(socket, for: service) } }
+    }
+
+    /// Takes `socket` off every loop, then runs `done` on the control loop.
+    private func stopAccepting(_ sockets: [ListenSocket], then done: @escaping () -> Void) {
+        let remaining = Atomic<Int>(workers.count)
+        let control = control
+        let doneOnControl = UncheckedBox(done)
+        for worker in workers {
+            worker.loop.execute {
+                for socket in sockets { worker.stopAccepting(socket) }
+                if remaining.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue == 1 {
+                    control.execute { doneOnControl.value() }
+                }
+            }
+        }
+    }
+
+    // MARK: Signals
+
+    private func received(signal: Int32) {
+        switch signal {
+        case SIGHUP:
+            reload()
+        case SIGTERM, SIGINT:
+            if stopping {
+                logger.notice("second stop signal: closing all connections now")
+                forceClose(reason: "znetd is stopping")
+            } else {
+                stop()
+            }
+        case SIGUSR2:
+            stallForTesting()
+        default:
+            break
+        }
+    }
+
+    /// Freezes loop 0 so tests can watch systemd's watchdog restart znetd. Only with
+    /// ZNETD_DEBUG_STALL=1 in the environment; ignored otherwise.
+    private func stallForTesting() {
+        guard getenv("ZNETD_DEBUG_STALL").map({ String(cString: $0) }) == "1" else {
+            logger.info("SIGUSR2 ignored (set ZNETD_DEBUG_STALL=1 to let it stall an event loop)")
+            return
+        }
+        logger.warning("stalling event loop 0 on request (ZNETD_DEBUG_STALL)")
+        workers.first?.loop.execute { while true { sleep(60) } }
+    }
+
+    // MARK: Stop
+
+    private func stop() {
+        stopping = true
+        Notifier.stopping()
+        let open = openConnections()
+        logger.notice("stopping: draining \(open) connections for up to \(formatDuration(configuration.drainTimeout))")
+        for worker in workers { worker.loop.execute { worker.stopAcceptingAll() } }
+        let deadline = control.now &+ configuration.drainTimeout.nanoseconds
+        waitForDrain(deadline: deadline)
+    }
+
+    private func waitForDrain(deadline: UInt64) {
+        let open = openConnections()
+        if open == 0 {
+            logger.notice("stopped")
+            exit(0)
+        }
+        if control.now >= deadline {
+            logger.warning("drain timeout: closing \(open) connections")
+            forceClose(reason: "drain timeout while stopping")
+        }
+        updateStatus()
+        control.schedule(after: 50_000_000) { [unowned self] in waitForDrain(deadline: deadline) }
+    }
+
+    private func forceClose(reason: String) {
+        for worker in workers { worker.loop.execute { worker.closeRelays(of: nil, reason: reason) } }
+    }
+
+    private func openConnections() -> Int {
+        (Array(services.values) + draining).reduce(0) { $0 + $1.active.load(ordering: .relaxed) }
+    }
+
+    // MARK: Reload
+
+    private func reload() {
+        guard !stopping else { return }
+        Notifier.reloading()
+        logger.notice("reloading configuration")
+        do {
+            let next = try source()
+            try apply(next)
+            reloadProblem = nil
+            logger.notice("configuration reloaded: \(next.services.count) services")
+        } catch let errors as ConfigErrors {
+            for error in errors.errors { logger.error("reload rejected: \(error)") }
+            reloadProblem = "last reload rejected: \(errors.errors.count) configuration errors"
+        } catch {
+            logger.error("reload rejected: \(error)")
+            reloadProblem = "last reload rejected: \(error)"
+        }
+        lastStatus = ""
+        Notifier.ready(status: statusText())
+    }
+
+    /// Switches to `next`: everything that can fail (binding) happens before anything changes.
+    private func apply(_ next: Configuration) throws {
+        let old = configuration
+        // 1. Sockets for addresses that are new, per service.
+        var opened: [String: [ListenSocket]] = [:]
+        var retiring: [ListenSocket] = []
+        do {
+            for service in next.services {
+                let before = old.service(named: service.name)?.listen ?? []
+                for address in service.listen where !before.contains(address) {
+                    opened[service.name, default: []] += try socketsFor(address, service: service.name)
+                }
+            }
+        } catch {
+            for socket in opened.values.joined() { socket.closeIfOwned() }
+            throw StartupError(description: "cannot listen: \(error)")
+        }
+        for service in old.services {
+            let after = next.service(named: service.name)?.listen ?? []
+            for socket in sockets[service.name, default: []] where !after.contains(socket.address) {
+                retiring.append(socket)
+            }
+        }
+        // 2. Nothing can fail from here on.
+        configuration = next
+        let retiringIDs = Set(retiring.map(ObjectIdentifier.init))
+        for (name, list) in sockets {
+            sockets[name] = list.filter { !retiringIDs.contains(ObjectIdentifier($0)) }
+        }
+        stopAccepting(retiring) { [unowned self] in
+            for socket in retiring {
+                if socket.isInherited {
+                    spareInherited.append(InheritedSocket(fd: socket.fd, name: socket.serviceName, bound: socket.bound))
+                } else {
+                    socket.closeIfOwned()
+                }
+            }
+        }
+        for old in old.services where next.service(named: old.name) == nil {
+            guard let service = services.removeValue(forKey: old.name) else { continue }
+            sockets[old.name] = nil
+            drain(service)
+        }
+        for config in next.services {
+            if let service = services[config.name] {
+                if !service.config.sameSettings(as: config) {
+                    service.update(config)
+                    for socket in sockets[config.name, default: []] { socket.prepare(keepalive: config.keepalive) }
+                }
+                for socket in opened[config.name, default: []] {
+                    sockets[config.name, default: []].append(socket)
+                    startAccepting(socket, service)
+                }
+            } else {
+                sockets[config.name] = opened[config.name, default: []]
+                startService(config)
+            }
+        }
+    }
+
+    /// A socket for an address added by a reload: a spare one systemd passed in, or a new one.
+    private func socketsFor(_ address: ListenAddress, service: String) throws -> [ListenSocket] {
+        if let index = spareInherited.firstIndex(where: { SocketMatcher.bound($0.bound, serves: address) }) {
+            let spare = spareInherited.remove(at: index)
+            return [ListenSocket(fd: spare.fd, serviceName: service, address: address, isInherited: true)]
+        }
+        if isSocketActivated {
+            logger.warning("service '\(service)': no socket from systemd for \(address); binding it directly (add it to the .socket unit to keep it across restarts)")
+        }
+        return try ListenSocket.bind(address, service: service)
+    }
+
+    /// A removed service's connections finish, up to the drain timeout.
+    private func drain(_ service: ServiceRuntime) {
+        draining.append(service)
+        let open = service.active.load(ordering: .relaxed)
+        service.logger.notice("service removed; draining \(open) connections for up to \(formatDuration(configuration.drainTimeout))")
+        control.schedule(after: configuration.drainTimeout.nanoseconds) { [unowned self] in
+            if service.active.load(ordering: .relaxed) > 0 {
+                service.logger.warning("drain timeout: closing \(service.active.load(ordering: .relaxed)) connections of removed service")
+                for worker in workers {
+                    worker.loop.execute { worker.closeRelays(of: service, reason: "service removed by reload") }
+                }
+            }
+        }
+    }
+
+    // MARK: Status and watchdog
+
+    private func statusText() -> String {
+        draining.removeAll { $0.active.load(ordering: .relaxed) == 0 }
+        let count = services.count
+        let open = openConnections()
+        var text = stopping
+            ? "stopping: \(open) connections draining"
+            : "\(count) service\(count == 1 ? "" : "s"), \(open) connection\(open == 1 ? "" : "s")"
+        if let reloadProblem { text += "; \(reloadProblem)" }
+        return text
+    }
+
+    private func updateStatus() {
+        let text = statusText()
+        if text != lastStatus {
+            lastStatus = text
+            Notifier.status(text)
+        }
+    }
+
+    private func scheduleStatus() {
+        control.schedule(after: 1_000_000_000) { [unowned self] in
+            updateStatus()
+            scheduleStatus()
+        }
+    }
+
+    /// Pings at half the interval, but only while every loop keeps going round: a stuck loop
+    /// stops the pings and systemd restarts znetd.
+    private func scheduleWatchdog(interval: UInt64) {
+        control.schedule(after: interval / 2) { [unowned self] in
+            let now = MonotonicClock.now()
+            let stalled = workers.filter { now &- $0.loop.heartbeat.load(ordering: .relaxed) > interval / 2 }
+            if stalled.isEmpty {
+                Notifier.watchdog()
+            } else {
+                logger.critical("event loop \(stalled.map { "\($0.loop.index)" }.joined(separator: ", ")) stalled; withholding the watchdog ping")
+            }
+            scheduleWatchdog(interval: interval)
+        }
+    }
+}
+
+/// Carries a non-Sendable value to another thread where the caller guarantees it is only used
+/// on the thread it was made for.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

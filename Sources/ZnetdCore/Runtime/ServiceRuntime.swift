@@ -1,0 +1,86 @@
+public import Logging
+public import ZnetdConfig
+public import Synchronization
+
+/// The live state of one configured service, shared by every event loop.
+///
+/// It outlives reloads that keep the service's name, so its counters and its connection limit
+/// stay continuous while its settings change underneath.
+public final class ServiceRuntime: Sendable {
+    public let name: String
+    public let logger: Logger
+    private let current: Mutex<(config: ServiceConfig, endpoints: TargetEndpoints)>
+    private let maximum: Atomic<Int>
+    /// Connections open now, counted from the moment an accept is attempted.
+    public let active = Atomic<Int>(0)
+    public let accepted = Atomic<UInt64>(0)
+    public let bytesFromClients = Atomic<UInt64>(0)
+    public let bytesToClients = Atomic<UInt64>(0)
+    public let failedConnects = Atomic<UInt64>(0)
+    /// Set by an acceptor that paused because the service was full; the next release wakes them.
+    private let saturated = Atomic<Bool>(false)
+    private let capacityHook = Mutex<(@Sendable (ServiceRuntime) -> Void)?>(nil)
+
+    public init(config: ServiceConfig, logger: Logger) {
+        name = config.name
+        var logger = logger
+        logger[metadataKey: "service"] = "\(config.name)"
+        self.logger = logger
+        current = Mutex((config, TargetEndpoints(config.target)))
+        maximum = Atomic(config.maxConnections)
+    }
+
+    public var config: ServiceConfig { current.withLock { $0.config } }
+    var snapshot: (config: ServiceConfig, endpoints: TargetEndpoints) { current.withLock { $0 } }
+
+    /// Applies new settings to connections accepted from now on.
+    public func update(_ config: ServiceConfig) {
+        current.withLock { state in
+            let endpoints = state.config.target == config.target ? state.endpoints : TargetEndpoints(config.target)
+            state = (config, endpoints)
+        }
+        maximum.store(config.maxConnections, ordering: .sequentiallyConsistent)
+        notifyIfRoom()
+    }
+
+    /// Called when room appears after acceptors paused for the connection limit.
+    public func onCapacity(_ hook: @escaping @Sendable (ServiceRuntime) -> Void) {
+        capacityHook.withLock { $0 = hook }
+    }
+
+    // MARK: Connection slots
+
+    /// Takes a slot for one more connection, or returns false at the limit.
+    func tryReserve() -> Bool {
+        var count = active.load(ordering: .sequentiallyConsistent)
+        while count < maximum.load(ordering: .relaxed) {
+            let (exchanged, original) = active.compareExchange(
+                expected: count, desired: count + 1, ordering: .sequentiallyConsistent)
+            if exchanged { return true }
+            count = original
+        }
+        return false
+    }
+
+    /// Gives a slot back (a connection closed, or an accept found nothing).
+    func release() {
+        active.subtract(1, ordering: .sequentiallyConsistent)
+        notifyIfRoom()
+    }
+
+    /// An acceptor stopped for the limit; true if room appeared meanwhile (resume at once).
+    func markSaturated() -> Bool {
+        saturated.store(true, ordering: .sequentiallyConsistent)
+        return hasRoom
+    }
+
+    var hasRoom: Bool {
+        active.load(ordering: .sequentiallyConsistent) < maximum.load(ordering: .sequentiallyConsistent)
+    }
+
+    private func notifyIfRoom() {
+        guard saturated.load(ordering: .sequentiallyConsistent), hasRoom,
+              saturated.exchange(false, ordering: .sequentiallyConsistent) else { return }
+        capacityHook.withLock { $0 }?(self)
+    }
+}

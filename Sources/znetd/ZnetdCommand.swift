@@ -1,0 +1,161 @@
+public import ArgumentParser
+import Glibc
+public import Logging
+import ZnetdConfig
+import ZnetdCore
+
+@main
+struct ZnetdCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "znetd",
+        abstract: "Socket-activated TCP proxy and on-demand super-server for systemd.",
+        discussion: """
+            znetd forwards connections from listening sockets (its own, or systemd's through \
+            socket activation) to backends, zero-copy with splice(2). See znetd(8) and znetd.yaml(5).
+            """,
+        version: ZnetdVersion.string,
+        subcommands: [Run.self, Check.self, Version.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+/// Where the configuration comes from: files, or one-line proxies.
+struct ConfigurationOptions: ParsableArguments {
+    @Option(name: .customLong("config"),
+            help: ArgumentHelp("A configuration file, or a directory holding znetd.yaml and conf.d/*.yaml (repeatable; default /etc/znetd).",
+                               valueName: "path"))
+    var configPaths: [String] = []
+
+    @Option(name: .customLong("proxy"),
+            help: ArgumentHelp("Forward without a configuration file: \"LISTEN TARGET\", e.g. \":8080 127.0.0.1:9090\" (repeatable).",
+                               valueName: "listen target"))
+    var proxies: [String] = []
+
+    @Option(name: .customLong("service"),
+            help: ArgumentHelp("Run or check only this service of the configuration (repeatable).", valueName: "name"))
+    var onlyServices: [String] = []
+
+    func validate() throws {
+        if !configPaths.isEmpty && !proxies.isEmpty {
+            throw ValidationError("use either --config or --proxy, not both")
+        }
+    }
+
+    /// Loads (or reloads) the configuration these options name.
+    func load() throws(ConfigErrors) -> Configuration {
+        var configuration: Configuration
+        if !proxies.isEmpty {
+            configuration = try ConfigLoader.proxies(proxies)
+        } else {
+            let files = configPaths.isEmpty
+                ? ConfigLoader.defaultFiles()
+                : configPaths.flatMap { ConfigLoader.files(forConfigArgument: $0) }
+            configuration = try ConfigLoader.load(files: files)
+        }
+        if !onlyServices.isEmpty {
+            configuration.services = configuration.services.filter { onlyServices.contains($0.name) }
+        }
+        return configuration
+    }
+
+    /// Names given with --service that the configuration does not have.
+    func unknownServices(in configuration: Configuration) -> [String] {
+        onlyServices.filter { configuration.service(named: $0) == nil }
+    }
+}
+
+extension ZnetdCommand {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the proxy (the default command).")
+
+        @OptionGroup var options: ConfigurationOptions
+
+        @Option(help: ArgumentHelp("Event-loop threads (default: the configuration's threads, else one per CPU).", valueName: "n"))
+        var threads: Int?
+
+        @Option(help: ArgumentHelp("Least severe level logged: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+        var logLevel: Logger.Level = .info
+
+        func validate() throws {
+            if let threads, !(1...256).contains(threads) {
+                throw ValidationError("--threads must be between 1 and 256")
+            }
+        }
+
+        func run() throws {
+            let level = logLevel
+            LoggingSystem.bootstrap { _ in JournalLogHandler(level: level) }
+            let logger = Logger(label: "znetd")
+            let configuration: Configuration
+            do {
+                configuration = try options.load()
+            } catch {
+                printErrors(error)
+                throw ExitCode(1)
+            }
+            let unknown = options.unknownServices(in: configuration)
+            guard unknown.isEmpty else {
+                logger.critical("no such service in the configuration: \(unknown.joined(separator: ", "))")
+                throw ExitCode(1)
+            }
+            if configuration.services.isEmpty {
+                logger.warning("the configuration has no services; waiting for a reload")
+            }
+            do {
+                let options = options
+                let daemon = try Daemon(configuration: configuration, threads: threads, logger: logger) {
+                    () throws(ConfigErrors) -> Configuration in try options.load()
+                }
+                try daemon.run()
+            } catch {
+                logger.critical("\(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate the configuration and print it with every default filled in.")
+
+        @OptionGroup var options: ConfigurationOptions
+
+        func run() throws {
+            let configuration: Configuration
+            do {
+                configuration = try options.load()
+            } catch {
+                printErrors(error)
+                throw ExitCode(1)
+            }
+            let unknown = options.unknownServices(in: configuration)
+            guard unknown.isEmpty else {
+                printError("no such service in the configuration: \(unknown.joined(separator: ", "))")
+                throw ExitCode(1)
+            }
+            print(configuration.normalizedYAML(), terminator: "")
+        }
+    }
+
+    struct Version: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the version.")
+
+        func run() {
+            print("znetd \(ZnetdVersion.string)")
+        }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+func printErrors(_ errors: ConfigErrors) {
+    printError("\(errors)")
+}
+
+func printError(_ text: String) {
+    var line = text
+    if !line.hasSuffix("\n") { line += "\n" }
+    var bytes = Array(line.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}

@@ -1,2 +1,0 @@
-import ZnetdCore
-print("znetd")
