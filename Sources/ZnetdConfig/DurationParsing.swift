@@ -12,7 +12,8 @@ private let durationUnits: [(names: [String], attoseconds: Int128)] = [
 private let attosecondsPerSecond: Int128 = 1_000_000_000_000_000_000
 
 /// Parses a duration written the way systemd writes time spans: terms of a number and a unit,
-/// such as `500ms`, `10s`, `5m`, `1h`, `1m30s`, `1.5s` or `1m 30s`.
+/// such as `500ms`, `10s`, `5m`, `1h`, `1m30s`, `1.5s` or `1m 30s`. Spaces may separate terms,
+/// and a number from its unit.
 ///
 /// Units: `us`/`usec`, `ms`/`msec`, `s`/`sec`, `m`/`min`, `h`/`hr`, `d`/`day`. A number without
 /// a unit means seconds, as in systemd. Returns `nil` for anything else, including negative

@@ -118,6 +118,12 @@ private func problems(loading files: [String]) -> [String] {
     ])
 }
 
+@Test func refusesFilesLargerThan16MiB() throws {
+    let root = try TemporaryDirectory()
+    let file = try root.write("huge.yaml", bytes: [UInt8](repeating: UInt8(ascii: "#"), count: (16 << 20) + 1))
+    #expect(problems(loading: [file]) == ["cannot read '\(file)': larger than 16 MiB"])
+}
+
 @Test func reportsInvalidUTF8() throws {
     let root = try TemporaryDirectory()
     let file = try root.write("bad.yaml", bytes: Array("threads: ".utf8) + [0xFF] + Array("\n".utf8))
