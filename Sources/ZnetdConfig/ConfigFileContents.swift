@@ -1,0 +1,73 @@
+/// What one configuration file (or the `--proxy` arguments) says, before files are merged and
+/// defaults applied. `nil` means "not written here".
+struct ConfigFileContents {
+    /// `.some(nil)`: written as `auto`.
+    var threads: Int??
+    var drainTimeout: Duration?
+    var pipeSize: Int?
+    var defaults = ServiceSettings()
+    var services: [ServiceDefinition] = []
+}
+
+/// A service as written in one place. Incomplete when its listen or target was missing or
+/// invalid (which has been reported).
+struct ServiceDefinition {
+    struct Listen {
+        var address: ListenAddress
+        var location: SourceLocation
+        var keyPath: String
+    }
+
+    var name: String
+    var location: SourceLocation
+    var listen: [Listen] = []
+    var target: TargetAddress?
+    var settings = ServiceSettings()
+}
+
+/// The settings a service may take from `defaults:`, each `nil` where not written.
+struct ServiceSettings {
+    var connectTimeout: Duration?
+    /// `.some(nil)`: written as `0` or `infinity`.
+    var idleTimeout: Duration??
+    var maxConnections: Int?
+    /// `.some(nil)`: written as `false`.
+    var keepalive: Keepalive??
+    var logConnections: Bool?
+
+    /// What a service gets for a setting written nowhere.
+    static let builtIn = ServiceSettings(
+        connectTimeout: ServiceConfig.defaultConnectTimeout,
+        idleTimeout: .some(nil),
+        maxConnections: ServiceConfig.defaultMaxConnections,
+        keepalive: .some(nil),
+        logConnections: false)
+
+    /// These settings, with every setting not written here taken from `fallback`.
+    func filling(from fallback: ServiceSettings) -> ServiceSettings {
+        ServiceSettings(
+            connectTimeout: connectTimeout ?? fallback.connectTimeout,
+            idleTimeout: idleTimeout ?? fallback.idleTimeout,
+            maxConnections: maxConnections ?? fallback.maxConnections,
+            keepalive: keepalive ?? fallback.keepalive,
+            logConnections: logConnections ?? fallback.logConnections)
+    }
+}
+
+extension ServiceDefinition {
+    /// The service with `defaults` and then the built-in defaults applied; `nil` when incomplete.
+    func resolved(defaults: ServiceSettings) -> ServiceConfig? {
+        guard let target, !listen.isEmpty else { return nil }
+        let settings = settings.filling(from: defaults).filling(from: .builtIn)
+        return ServiceConfig(
+            name: name,
+            listen: listen.map(\.address),
+            target: target,
+            connectTimeout: settings.connectTimeout!,
+            idleTimeout: settings.idleTimeout!,
+            maxConnections: settings.maxConnections!,
+            keepalive: settings.keepalive!,
+            logConnections: settings.logConnections!,
+            location: location)
+    }
+}

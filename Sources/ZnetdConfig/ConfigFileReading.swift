@@ -1,0 +1,31 @@
+import Glibc
+
+/// Configuration files are small; the limit keeps a mistaken `--config /dev/zero` from eating memory.
+private let maximumConfigFileSize = 16 << 20
+
+/// The bytes of the file at `path`, or a problem naming the file and the system's reason.
+func readConfigFile(_ path: String) throws(ConfigError) -> [UInt8] {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { throw cannotRead(path, reason: errno) }
+    defer { close(descriptor) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 << 10)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count < 0 {
+            if errno == EINTR { continue }
+            throw cannotRead(path, reason: errno)
+        }
+        if count == 0 { return bytes }
+        bytes += chunk[..<count]
+        if bytes.count > maximumConfigFileSize {
+            throw ConfigError(
+                location: nil, keyPath: "",
+                message: "cannot read '\(path)': larger than \(maximumConfigFileSize >> 20) MiB")
+        }
+    }
+}
+
+private func cannotRead(_ path: String, reason: Int32) -> ConfigError {
+    ConfigError(location: nil, keyPath: "", message: "cannot read '\(path)': \(String(cString: strerror(reason)))")
+}

@@ -1,0 +1,113 @@
+/// Turns configuration files (or `--proxy` arguments) into one validated ``Configuration``.
+///
+/// Every entry point collects all problems it finds and throws them together: a configuration
+/// with any problem yields no ``Configuration``.
+public enum ConfigLoader {
+    /// Reads and merges the given files in order.
+    ///
+    /// Top-level scalars (`threads`, `drain_timeout`, `pipe_size`): a later file overrides an
+    /// earlier one. `defaults:` mappings merge key by key (later wins). Services: the same name in
+    /// two files is an error naming both places. No files, or files without services, make a
+    /// valid empty configuration.
+    public static func load(files: [String]) throws(ConfigErrors) -> Configuration {
+        try merge(files.map { file in
+            do throws(ConfigError) {
+                return decode(try readConfigFile(file), file: file)
+            } catch {
+                return DecodedFile(name: file, contents: ConfigFileContents(), errors: [error])
+            }
+        })
+    }
+
+    /// Parses one YAML text as if it were the file `file` (for tests and for `--config -`).
+    public static func parse(yaml: String, file: String) throws(ConfigErrors) -> Configuration {
+        try merge([decode(Array(yaml.utf8), file: file)])
+    }
+
+    /// One input (a file, or the `--proxy` arguments): what it says and the problems found in it
+    /// alone.
+    struct DecodedFile {
+        var name: String
+        var contents: ConfigFileContents
+        var errors: [ConfigError]
+    }
+
+    static func decode(_ bytes: [UInt8], file: String) -> DecodedFile {
+        do {
+            var decoder = SchemaDecoder()
+            let contents = decoder.fileContents(try YAMLNode.parseDocument(bytes, file: file))
+            return DecodedFile(name: file, contents: contents, errors: decoder.errors)
+        } catch {
+            return DecodedFile(name: file, contents: ConfigFileContents(), errors: [error])
+        }
+    }
+
+    /// Merges decoded inputs (see ``load(files:)``) and checks what only the whole can show (a
+    /// service defined twice, listen addresses used twice). Throws every problem, input by input
+    /// and in order of line and column within each.
+    static func merge(_ files: [DecodedFile]) throws(ConfigErrors) -> Configuration {
+        var configuration = Configuration()
+        var defaults = ServiceSettings()
+        var services: [ServiceDefinition] = []
+        var mergeErrors: [ConfigError] = []
+        for file in files {
+            let contents = file.contents
+            if let threads = contents.threads { configuration.threads = threads }
+            if let drainTimeout = contents.drainTimeout { configuration.drainTimeout = drainTimeout }
+            if let pipeSize = contents.pipeSize { configuration.pipeSize = pipeSize }
+            defaults = contents.defaults.filling(from: defaults)
+            for service in contents.services {
+                if let first = services.first(where: { $0.name == service.name }) {
+                    mergeErrors.append(ConfigError(
+                        location: service.location, keyPath: "services".keyPath(appending: service.name),
+                        message: "service '\(service.name)' is already defined at \(first.location); "
+                            + "define each service once"))
+                } else {
+                    services.append(service)
+                }
+            }
+        }
+        mergeErrors += listenConflicts(services)
+
+        var errors: [ConfigError] = []
+        for (index, file) in files.enumerated() {
+            // Problems the merge found belong to the first input of their file's name.
+            let isFirst = files.firstIndex { $0.name == file.name } == index
+            errors += inLineOrder(file.errors + (isFirst ? mergeErrors.filter { $0.location?.file == file.name } : []))
+        }
+        guard errors.isEmpty else { throw ConfigErrors(errors) }
+        configuration.services = services
+            .compactMap { $0.resolved(defaults: defaults) }
+            .sorted { $0.name < $1.name }
+        return configuration
+    }
+
+    /// A problem for each listen address that overlaps one written before it, in this or another
+    /// service (see ``ListenAddress/overlaps(_:)``).
+    private static func listenConflicts(_ services: [ServiceDefinition]) -> [ConfigError] {
+        var errors: [ConfigError] = []
+        var earlier: [(listen: ServiceDefinition.Listen, service: String)] = []
+        for service in services {
+            for listen in service.listen {
+                if let other = earlier.first(where: { $0.listen.address.overlaps(listen.address) }) {
+                    errors.append(ConfigError(
+                        location: listen.location, keyPath: listen.keyPath,
+                        message: "listen address '\(listen.address)' conflicts with '\(other.listen.address)' "
+                            + "of service '\(other.service)' at \(other.listen.location)"))
+                }
+                earlier.append((listen, service.name))
+            }
+        }
+        return errors
+    }
+
+    /// `errors` sorted by line and column (errors without a place first), keeping the order of
+    /// errors at the same place.
+    private static func inLineOrder(_ errors: [ConfigError]) -> [ConfigError] {
+        errors.enumerated().sorted { a, b in
+            let placeA = (a.element.location?.line ?? 0, a.element.location?.column ?? 0, a.offset)
+            let placeB = (b.element.location?.line ?? 0, b.element.location?.column ?? 0, b.offset)
+            return placeA < placeB
+        }.map(\.element)
+    }
+}

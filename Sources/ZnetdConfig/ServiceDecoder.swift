@@ -1,0 +1,187 @@
+/// The schema of `services:` and `defaults:`.
+extension SchemaDecoder {
+    /// Keys a service may set, which `defaults:` may set for every service.
+    static let settingKeys = ["connect_timeout", "idle_timeout", "max_connections", "keepalive", "log_connections"]
+    /// Keys only a service itself may set.
+    static let addressKeys = ["listen", "target"]
+    static let serviceKeys = addressKeys + settingKeys
+    static let keepaliveKeys = ["idle", "interval", "count"]
+
+    /// Service names become systemd unit names and `FileDescriptorName=` values.
+    static let maximumServiceNameLength = 64
+
+    /// `services:`: a mapping of service name to service.
+    mutating func services(_ node: YAMLNode, path: String) -> [ServiceDefinition] {
+        entries(of: node, path: path).map { entry in
+            if let problem = serviceNameProblem(entry.key) {
+                report(problem, at: entry.keyNode, path: entry.path)
+            }
+            return service(entry)
+        }
+    }
+
+    /// `defaults:`: settings for every service that does not write them itself.
+    mutating func defaults(_ node: YAMLNode, path: String) -> ServiceSettings {
+        var settings = ServiceSettings()
+        let valid = entries(of: node, path: path, validKeys: Self.settingKeys) { key in
+            Self.addressKeys.contains(key)
+                ? "'\(key)' cannot be set in defaults; every service needs its own" : nil
+        }
+        for entry in valid { setting(entry, into: &settings) }
+        return settings
+    }
+
+    private mutating func service(_ entry: Entry) -> ServiceDefinition {
+        var service = ServiceDefinition(name: entry.key, location: entry.keyNode.location)
+        if Self.serviceKeys.contains(entry.key), !entry.value.isMapping {
+            report(
+                "expected a mapping; found \(entry.value.summary) (indent '\(entry.key)' under its service's name)",
+                at: entry.value, path: entry.path)
+            return service
+        }
+        var sawListen = false, sawTarget = false
+        for field in entries(of: entry.value, path: entry.path, validKeys: Self.serviceKeys) {
+            switch field.key {
+            case "listen":
+                sawListen = true
+                service.listen = listen(field)
+            case "target":
+                sawTarget = true
+                service.target = target(field)
+            default:
+                setting(field, into: &service.settings)
+            }
+        }
+        // A value that is not a mapping has been reported; missing keys would only add noise.
+        guard entry.value.isMapping || entry.value.isNull else { return service }
+        if !sawListen {
+            report("missing required key 'listen', such as listen: \"127.0.0.1:8080\"", at: entry.keyNode, path: entry.path)
+        }
+        if !sawTarget {
+            report("missing required key 'target', such as target: \"127.0.0.1:9090\"", at: entry.keyNode, path: entry.path)
+        }
+        return service
+    }
+
+    private mutating func setting(_ entry: Entry, into settings: inout ServiceSettings) {
+        switch entry.key {
+        case "connect_timeout":
+            settings.connectTimeout = value(entry, expected: "a duration greater than zero, such as 500ms, 2s or 1m") {
+                parseDuration($0).flatMap { $0 > .zero ? $0 : nil }
+            }
+        case "idle_timeout":
+            settings.idleTimeout = value(entry, expected: "a duration such as 30s or 10m, or infinity") {
+                text -> Duration?? in
+                if text == "infinity" { return .some(nil) }
+                return parseDuration(text).map { $0 == .zero ? nil : $0 }
+            }
+        case "max_connections":
+            settings.maxConnections = integer(entry, in: 1...1_000_000)
+        case "keepalive":
+            settings.keepalive = keepalive(entry)
+        case "log_connections":
+            settings.logConnections = bool(entry)
+        default:
+            preconditionFailure("'\(entry.key)' is in settingKeys but has no decoder")
+        }
+    }
+
+    /// One address, or a non-empty sequence of addresses.
+    private mutating func listen(_ entry: Entry) -> [ServiceDefinition.Listen] {
+        let expected = "an address such as 127.0.0.1:8080, or a list of addresses"
+        switch entry.value.content {
+        case .scalar where !entry.value.isNull:
+            return listenAddress(entry.value, path: entry.path).map { [$0] } ?? []
+        case .sequence(let items) where !items.isEmpty:
+            return items.enumerated().compactMap { index, item in
+                listenAddress(item, path: entry.path.keyPath(index: index))
+            }
+        case .sequence:
+            report("expected \(expected); found an empty list", at: entry.value, path: entry.path)
+        default:
+            report("expected \(expected); found \(entry.value.summary)", at: entry.value, path: entry.path)
+        }
+        return []
+    }
+
+    private mutating func listenAddress(_ node: YAMLNode, path: String) -> ServiceDefinition.Listen? {
+        guard case .scalar(let text, _) = node.content, !node.isNull else {
+            report("expected an address such as 127.0.0.1:8080; found \(node.summary)", at: node, path: path)
+            return nil
+        }
+        do {
+            return ServiceDefinition.Listen(address: try parseListenAddress(text), location: node.location, keyPath: path)
+        } catch {
+            report(error.message, at: node, path: path)
+            return nil
+        }
+    }
+
+    private mutating func target(_ entry: Entry) -> TargetAddress? {
+        guard case .scalar(let text, _) = entry.value.content, !entry.value.isNull else {
+            report("expected one address such as 127.0.0.1:9090; found \(entry.value.summary)", at: entry.value, path: entry.path)
+            return nil
+        }
+        do {
+            return try parseTargetAddress(text)
+        } catch {
+            report(error.message, at: entry.value, path: entry.path)
+            return nil
+        }
+    }
+
+    /// `true` (the standard values), `false` (off) or a mapping of idle, interval and count.
+    /// The outer optional is `nil` when the value was invalid.
+    private mutating func keepalive(_ entry: Entry) -> Keepalive?? {
+        if entry.value.isMapping {
+            return keepaliveParameters(entry)
+        }
+        let expected = "true, false or a mapping such as {idle: 60s, interval: 10s, count: 6}"
+        if let quoted = quotedBoolean(entry.value) {
+            report("expected \(expected); found \(quoted)", at: entry.value, path: entry.path)
+            return nil
+        }
+        return value(entry, expected: expected) { text in
+            parseBoolean(text).map { $0 ? Keepalive.standard : nil }
+        }
+    }
+
+    /// `{idle, interval, count}`, each defaulting to ``Keepalive/standard``.
+    private mutating func keepaliveParameters(_ entry: Entry) -> Keepalive?? {
+        let errorCount = errors.count
+        var keepalive = Keepalive.standard
+        for field in entries(of: entry.value, path: entry.path, validKeys: Self.keepaliveKeys) {
+            switch field.key {
+            case "idle": keepalive.idle = keepaliveSeconds(field) ?? keepalive.idle
+            case "interval": keepalive.interval = keepaliveSeconds(field) ?? keepalive.interval
+            case "count": keepalive.count = integer(field, in: 1...127) ?? keepalive.count
+            default: preconditionFailure("'\(field.key)' is in keepaliveKeys but has no decoder")
+            }
+        }
+        return errors.count == errorCount ? .some(keepalive) : nil
+    }
+
+    /// TCP_KEEPIDLE and TCP_KEEPINTVL take whole seconds, at most 32767.
+    private mutating func keepaliveSeconds(_ entry: Entry) -> Duration? {
+        value(entry, expected: "whole seconds from 1s to 32767s, such as 60s") { text in
+            parseDuration(text).flatMap { duration in
+                let (seconds, fraction) = duration.components
+                return fraction == 0 && (1...32767).contains(seconds) ? duration : nil
+            }
+        }
+    }
+}
+
+/// Why `name` cannot name a service, or `nil` when it can.
+private func serviceNameProblem(_ name: String) -> String? {
+    let isNameCharacter: (Character) -> Bool = { $0.isASCII && ($0.isLetter || $0.isNumber) }
+    guard let first = name.first, isNameCharacter(first),
+        name.allSatisfy({ isNameCharacter($0) || "_.-".contains($0) })
+    else {
+        return "invalid service name '\(name)': use letters, digits, '_', '.' and '-', starting with a letter or digit"
+    }
+    if name.count > SchemaDecoder.maximumServiceNameLength {
+        return "service name '\(name)' is \(name.count) characters long; the limit is \(SchemaDecoder.maximumServiceNameLength)"
+    }
+    return nil
+}
