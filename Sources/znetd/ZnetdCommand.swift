@@ -134,7 +134,8 @@ extension ZnetdCommand {
                 printError("no such service in the configuration: \(unknown.joined(separator: ", "))")
                 throw ExitCode(1)
             }
-            print(configuration.normalizedYAML(), terminator: "")
+            let text = configuration.normalizedYAML()
+            print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         }
     }
 

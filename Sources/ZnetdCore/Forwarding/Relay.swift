@@ -133,8 +133,12 @@ final class Relay: EventSource, @unchecked Sendable {
         if side == 1 && phase == .connecting {
             guard events & (ZNETD_EPOLLOUT | ZNETD_EPOLLERR | ZNETD_EPOLLHUP) != 0 else { return }
             let error = znetd_get_socket_error(backend)
-            if error == 0 { connected() } else { connectFailed(errnoDescription(error)) }
-            return
+            guard error == 0 else { return connectFailed(errnoDescription(error)) }
+            // The same edge may already carry the backend's first bytes (a server that speaks
+            // first): record them below, or edge-triggered epoll never reports them again.
+            connectTimer?.cancel()
+            connectTimer = nil
+            phase = .relaying
         }
         let readable = events & (ZNETD_EPOLLIN | ZNETD_EPOLLRDHUP | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0
         let writable = events & (ZNETD_EPOLLOUT | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0

@@ -91,6 +91,10 @@ public final class Daemon: @unchecked Sendable {
             }
             guard problems.isEmpty else { throw StartupError(description: problems.joined(separator: "\n")) }
             for assignment in result.assignments {
+                // Acceptors drain the backlog until EAGAIN; systemd may hand over blocking sockets.
+                guard znetd_set_nonblocking(assignment.socket.fd, 1) == 0 else {
+                    throw StartupError(description: "cannot make inherited \(assignment.socket) non-blocking: \(errnoDescription(errno))")
+                }
                 let socket = ListenSocket(fd: assignment.socket.fd, serviceName: assignment.service,
                                           address: assignment.address, isInherited: true)
                 sockets[assignment.service, default: []].append(socket)
@@ -181,19 +185,30 @@ public final class Daemon: @unchecked Sendable {
         waitForDrain(deadline: deadline)
     }
 
-    private func waitForDrain(deadline: UInt64) {
+    private func waitForDrain(deadline: UInt64, forced: Bool = false) {
         let open = openConnections()
         if open == 0 {
             logger.notice("stopped")
             exit(0)
         }
+        var forced = forced
         if control.now >= deadline {
-            logger.warning("drain timeout: closing \(open) connections")
-            forceClose(reason: "drain timeout while stopping")
+            if !forced {
+                logger.warning("drain timeout: closing \(open) connections")
+                forceClose(reason: "drain timeout while stopping")
+                forced = true
+            } else if control.now >= deadline &+ Daemon.forceCloseGrace {
+                // Only a stuck event loop can keep connections open this long.
+                logger.error("\(open) connections still open \(formatDuration(.nanoseconds(Daemon.forceCloseGrace))) after closing them; exiting anyway")
+                exit(1)
+            }
         }
         updateStatus()
-        control.schedule(after: 50_000_000) { [unowned self] in waitForDrain(deadline: deadline) }
+        control.schedule(after: 50_000_000) { [unowned self] in waitForDrain(deadline: deadline, forced: forced) }
     }
+
+    /// How long loops get to close their connections after a drain timeout.
+    static let forceCloseGrace: UInt64 = 2_000_000_000
 
     private func forceClose(reason: String) {
         for worker in workers { worker.loop.execute { worker.closeRelays(of: nil, reason: reason) } }
