@@ -6,6 +6,9 @@ import Glibc
 struct Readiness {
     var readable = false
     var writable = false
+    /// The peer shut down its side (EPOLLRDHUP/HUP seen): an EOF is queued behind any data,
+    /// and no further edge will announce it, so reads must go on until recv returns 0.
+    var peerClosed = false
 }
 
 /// What one pass over a flow ended with.
@@ -107,8 +110,9 @@ struct Flow {
             if n > 0 {
                 bytes &+= UInt64(n)
                 if n < EventLoop.scratchSize {
-                    // A short read from a stream socket took all it had; the next edge says when there is more.
-                    sourceReady.readable = false
+                    // A short read from a stream socket took all it had, and the next edge says
+                    // when there is more; unless the peer already closed, when the EOF is due now.
+                    if !sourceReady.peerClosed { sourceReady.readable = false }
                 } else {
                     pipe = loop.pipes.acquire(now: loop.now)
                 }

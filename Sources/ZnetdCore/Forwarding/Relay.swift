@@ -142,12 +142,15 @@ final class Relay: EventSource, @unchecked Sendable {
         }
         let readable = events & (ZNETD_EPOLLIN | ZNETD_EPOLLRDHUP | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0
         let writable = events & (ZNETD_EPOLLOUT | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0
+        let closed = events & (ZNETD_EPOLLRDHUP | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0
         if side == 0 {
             if readable { clientReady.readable = true }
             if writable { clientReady.writable = true }
+            if closed { clientReady.peerClosed = true }
         } else {
             if readable { backendReady.readable = true }
             if writable { backendReady.writable = true }
+            if closed { backendReady.peerClosed = true }
         }
         if phase == .relaying { pump() }
     }
