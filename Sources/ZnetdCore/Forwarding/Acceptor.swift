@@ -16,6 +16,8 @@ final class Acceptor: EventSource {
     /// Retired acceptors (service removed, daemon stopping) never watch again.
     private var isRetired = false
     private var retryTimer: LoopTimer?
+    private var lastWarning: UInt64 = 0
+    static let warningInterval: UInt64 = 10_000_000_000
     /// Accepts per wake-up before letting other work on the loop run.
     static let batch = 32
 
@@ -61,8 +63,12 @@ final class Acceptor: EventSource {
                     if code == EAGAIN { return }
                     continue
                 default:
-                    // Out of fds or memory: back off instead of spinning on a readable socket.
-                    service.logger.warning("accept on \(socket) failed: \(errnoDescription(code)); pausing 100ms")
+                    // Out of fds or memory: back off instead of spinning on a readable socket;
+                    // clients wait in the backlog meanwhile.
+                    if worker.loop.now &- lastWarning > Acceptor.warningInterval || lastWarning == 0 {
+                        lastWarning = worker.loop.now
+                        service.logger.warning("accept on \(socket) failed: \(errnoDescription(code)); retrying every 100ms, clients wait in the backlog")
+                    }
                     return pause(for: 100_000_000)
                 }
             }

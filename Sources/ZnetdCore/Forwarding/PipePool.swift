@@ -28,7 +28,9 @@ public final class PipePool {
     private var retryAfter: UInt64 = 0
     /// Pipes that exist now (idle or lent out), for status and benchmarks.
     public private(set) var pipesOpen = 0
-    public static let maximumIdle = 64
+    /// Idle pipes still count against the per-user pipe budget (by their size, not the pages
+    /// they hold), so the pool stays small.
+    public static let maximumIdle = 16
     /// Below this a pipe moves too little per splice to beat recv/send.
     static let smallestUseful = 64 * 1024
 

@@ -31,6 +31,7 @@ final class Relay: EventSource, @unchecked Sendable {
     private var idleTimer: LoopTimer?
     private var lastActivity: UInt64
     private let started: UInt64
+    static let descriptorRetryDelay: UInt64 = 50_000_000
     // The worker's list of live relays (intrusive, so removal is O(1)).
     var previous: Relay?
     var next: Relay?
@@ -84,7 +85,17 @@ final class Relay: EventSource, @unchecked Sendable {
         nextAddress += 1
         let fd = znetd_socket(address.family, ZNETD_SOCK_STREAM)
         guard fd >= 0 else {
-            lastConnectError = "\(address): socket: \(errnoDescription(errno))"
+            let code = errno
+            lastConnectError = "\(address): socket: \(errnoDescription(code))"
+            if (code == EMFILE || code == ENFILE) && loop.now &- started < config.connectTimeout.nanoseconds {
+                // Out of descriptors: hold the client and try again shortly rather than drop it.
+                nextAddress -= 1
+                connectTimer = loop.schedule(after: Relay.descriptorRetryDelay) { [unowned self] in
+                    connectTimer = nil
+                    connectNext()
+                }
+                return
+            }
             return connectNext()
         }
         if address.family != AF_UNIX {
