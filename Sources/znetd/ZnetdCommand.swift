@@ -58,9 +58,21 @@ struct ConfigurationOptions: ParsableArguments {
         return configuration
     }
 
-    /// Names given with --service that the configuration does not have.
-    func unknownServices(in configuration: Configuration) -> [String] {
-        onlyServices.filter { configuration.service(named: $0) == nil }
+    /// Loads the configuration, or prints every error and exits 1 (also for an unknown --service).
+    func loadOrExit() throws -> Configuration {
+        let configuration: Configuration
+        do {
+            configuration = try load()
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
+        let unknown = onlyServices.filter { configuration.service(named: $0) == nil }
+        guard unknown.isEmpty else {
+            printError("no such service in the configuration: \(unknown.joined(separator: ", "))")
+            throw ExitCode(1)
+        }
+        return configuration
     }
 }
 
@@ -87,18 +99,7 @@ extension ZnetdCommand {
             let level = logLevel
             LoggingSystem.bootstrap { _ in JournalLogHandler(level: level) }
             let logger = Logger(label: "znetd")
-            let configuration: Configuration
-            do {
-                configuration = try options.load()
-            } catch {
-                printErrors(error)
-                throw ExitCode(1)
-            }
-            let unknown = options.unknownServices(in: configuration)
-            guard unknown.isEmpty else {
-                logger.critical("no such service in the configuration: \(unknown.joined(separator: ", "))")
-                throw ExitCode(1)
-            }
+            let configuration = try options.loadOrExit()
             if configuration.services.isEmpty {
                 logger.warning("the configuration has no services; waiting for a reload")
             }
@@ -122,18 +123,7 @@ extension ZnetdCommand {
         @OptionGroup var options: ConfigurationOptions
 
         func run() throws {
-            let configuration: Configuration
-            do {
-                configuration = try options.load()
-            } catch {
-                printErrors(error)
-                throw ExitCode(1)
-            }
-            let unknown = options.unknownServices(in: configuration)
-            guard unknown.isEmpty else {
-                printError("no such service in the configuration: \(unknown.joined(separator: ", "))")
-                throw ExitCode(1)
-            }
+            let configuration = try options.loadOrExit()
             let text = configuration.normalizedYAML()
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         }
@@ -149,10 +139,6 @@ extension ZnetdCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-
-func printErrors(_ errors: ConfigErrors) {
-    printError("\(errors)")
-}
 
 func printError(_ text: String) {
     var line = text
