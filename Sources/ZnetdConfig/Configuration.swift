@@ -47,6 +47,8 @@ public struct ServiceConfig: Sendable, Hashable {
     public var keepalive: Keepalive?
     /// Log one record per finished connection (bytes, duration) at info level.
     public var logConnections: Bool
+    /// Wake the backend on demand and stop it when idle; nil: plain forwarding.
+    public var onDemand: OnDemand?
     /// Where the service is defined (its key under `services:`), for messages.
     public var location: SourceLocation?
 
@@ -62,6 +64,7 @@ public struct ServiceConfig: Sendable, Hashable {
         maxConnections: Int = ServiceConfig.defaultMaxConnections,
         keepalive: Keepalive? = nil,
         logConnections: Bool = false,
+        onDemand: OnDemand? = nil,
         location: SourceLocation? = nil
     ) {
         self.name = name
@@ -72,6 +75,7 @@ public struct ServiceConfig: Sendable, Hashable {
         self.maxConnections = maxConnections
         self.keepalive = keepalive
         self.logConnections = logConnections
+        self.onDemand = onDemand
         self.location = location
     }
 
