@@ -1445,3 +1445,303 @@ def write_file(tmp_path):
         return path
 
     return write
+
+
+# --------------------------------------------------------------------------------------
+# On-demand backends (test_on_demand*.py)
+# --------------------------------------------------------------------------------------
+
+import json as _json  # noqa: E402  (used only by the on-demand helpers below)
+
+#: The configurable test backend (see its docstring for options and the event log).
+ONDEMAND_BACKEND = HERE / "ondemand" / "backend.py"
+
+#: One line of a backend's event log: ``kind pid args... t=MONOTONIC``.
+BackendEvent = collections.namedtuple("BackendEvent", "kind pid args time")
+
+
+class BackendLog:
+    """The event log an ``ondemand/backend.py`` process appends to (``--log``).
+
+    Several processes (one per wake-up) append to the same file; lines are in the
+    order the events happened.  ``time`` is the backend's ``time.monotonic()``,
+    comparable with the test's own.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def text(self):
+        try:
+            return self.path.read_text()
+        except FileNotFoundError:
+            return ""
+
+    def events(self, kind=None, pid=None):
+        out = []
+        for line in self.text().splitlines(keepends=True):
+            if not line.endswith("\n"):
+                break  # being written
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            stamp = None
+            if parts[-1].startswith("t="):
+                stamp = float(parts.pop()[2:])
+            event = BackendEvent(parts[0], int(parts[1]), parts[2:], stamp)
+            if (kind is None or event.kind == kind) and (pid is None or event.pid == pid):
+                out.append(event)
+        return out
+
+    def count(self, kind, pid=None):
+        return len(self.events(kind, pid))
+
+    def pids(self, kind="start"):
+        """Pids with a ``kind`` event, in order (default: every process started)."""
+        return [e.pid for e in self.events(kind)]
+
+    def index(self, kind, pid=None):
+        """Position of the first ``kind`` event (of ``pid``) among all events; None if absent."""
+        for i, event in enumerate(self.events()):
+            if event.kind == kind and (pid is None or event.pid == pid):
+                return i
+        return None
+
+    def wait_for(self, kind, pid=None, count=1, timeout=5.0):
+        """Wait until there are ``count`` ``kind`` events (of ``pid``); return the last of them."""
+        def found():
+            events = self.events(kind, pid)
+            return events[count - 1] if len(events) >= count else None
+        try:
+            return wait_until(found, timeout, interval=0.01,
+                              message=f"{count} '{kind}' event(s) of pid {pid} in {self.path.name}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- {self.path.name} ---\n{self.text()}") from None
+
+
+class OnDemandBackend:
+    """An ``ondemand/backend.py`` command line for one service: ``argv``, ``port``,
+    ``addr`` (its target address) and ``log`` (a :class:`BackendLog`)."""
+
+    def __init__(self, argv, port, log):
+        self.argv = argv
+        self.port = port
+        self.addr = f"127.0.0.1:{port}"
+        self.log = log
+
+
+class OnDemandKit:
+    """Builds backend command lines and cleans up after them.
+
+    Backends started by znetd run in their own process group and session, so killing
+    znetd's group at teardown does not reach them: :meth:`cleanup` SIGKILLs every
+    process whose command line names this test's directory, the grandchildren the
+    logs mention, and the processes :meth:`spawn` started.
+    """
+
+    def __init__(self, tmp_path):
+        self.dir = Path(tmp_path)
+        self._logs = []
+        self._spawned = []
+        self._n = 0
+
+    def backend(self, *options, port=None, name=None):
+        """Command line of a backend listening on ``port`` (a fresh one by default)."""
+        self._n += 1
+        port = port or free_port()
+        log = BackendLog(self.dir / f"{name or 'backend%d' % self._n}.events")
+        self._logs.append(log)
+        argv = ["python3", str(ONDEMAND_BACKEND), "--port", str(port), "--log", str(log.path)]
+        argv += [str(o) for o in options]
+        return OnDemandBackend(argv, port, log)
+
+    def script(self, name, text, mode=0o755):
+        """Write an executable script (dedented) into the test directory; return its path."""
+        path = self.dir / name
+        path.write_text(dedent(text))
+        path.chmod(mode)
+        return path
+
+    def spawn(self, argv):
+        """Start a process outside znetd (killed at cleanup); stdout/stderr to a file."""
+        out = open(self.dir / f"spawned{len(self._spawned)}.out", "wb")
+        try:
+            proc = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT, env=clean_env(),
+                                    start_new_session=True)
+        finally:
+            out.close()
+        self._spawned.append(proc)
+        return proc
+
+    def cleanup(self):
+        victims = set(processes_with_arg(str(self.dir)))
+        for log in self._logs:
+            for event in log.events("grandchild"):
+                pid = int(event.args[0])
+                if _cmdline(pid)[:1] == ["sleep"]:
+                    victims.add(pid)
+        victims.discard(os.getpid())
+        own_group = os.getpgrp()
+        for pid in victims:
+            try:
+                if os.getpgid(pid) == pid and pid != own_group:
+                    os.killpg(pid, signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        for proc in self._spawned:
+            try:
+                proc.kill()
+                proc.wait(5)
+            except Exception:
+                pass
+
+
+@pytest.fixture
+def on_demand(tmp_path):
+    """An :class:`OnDemandKit` for this test; its backends are killed at teardown."""
+    kit = OnDemandKit(tmp_path)
+    yield kit
+    kit.cleanup()
+
+
+def _yaml_scalar(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple, dict)):
+        return _json.dumps(value)
+    text = str(value)
+    if re.fullmatch(r"[A-Za-z0-9_.-]+", text):
+        return text
+    return _json.dumps(text)
+
+
+def on_demand_config(services, **top):
+    """YAML for ``{name: {key: value}}`` services (plus top-level ``top`` keys).
+
+    Lists and mappings are written as JSON flow collections; other strings are
+    quoted when they are not a bare word (``1s``, ``TERM``, ``tcp``).
+    """
+    lines = [f"{key}: {_yaml_scalar(value)}" for key, value in top.items()]
+    lines.append("services:")
+    for name, keys in services.items():
+        lines.append(f"  {name}:")
+        lines += [f"    {key}: {_yaml_scalar(value)}" for key, value in keys.items()]
+    return "\n".join(lines) + "\n"
+
+
+def ask(sock, text):
+    """Send one line on an open connection to a backend.py; return ``(pid, echoed)``."""
+    sock.sendall(text.encode() + b"\n")
+    reply = recv_line(sock)
+    if not reply.endswith(b"\n"):
+        raise AssertionError(f"no reply to {text!r} (got {reply!r} before the connection closed)")
+    pid, _, echoed = reply.decode().rstrip("\n").partition(":")
+    return int(pid), echoed
+
+
+def ask_once(addr, text, timeout=10.0):
+    """Connect, :func:`ask`, close; return ``(pid, echoed)``."""
+    with connect(addr, timeout=timeout) as sock:
+        return ask(sock, text)
+
+
+def _cmdline(pid):
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def processes_with_arg(needle):
+    """Pids of live (non-zombie) processes one of whose arguments contains ``needle``."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        if any(needle in arg for arg in _cmdline(pid)):
+            found.append(pid)
+    return found
+
+
+ProcStat = collections.namedtuple("ProcStat", "state ppid pgrp session cpu_ticks")
+
+
+def proc_stat(pid):
+    """State, parent, process group, session and CPU ticks of ``pid``; None if gone."""
+    try:
+        data = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    rest = data[data.rindex(")") + 2:].split()
+    return ProcStat(rest[0], int(rest[1]), int(rest[2]), int(rest[3]),
+                    int(rest[11]) + int(rest[12]))
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of ``pid`` so far, in seconds."""
+    stat = proc_stat(pid)
+    return stat.cpu_ticks / os.sysconf("SC_CLK_TCK") if stat else 0.0
+
+
+def zombie_children(pid):
+    """Pids of zombie processes whose parent is ``pid`` (children it has not reaped)."""
+    zombies = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            stat = proc_stat(int(name))
+            if stat and stat.state == "Z" and stat.ppid == pid:
+                zombies.append(int(name))
+    return zombies
+
+
+def process_gone(pid, reaper=None):
+    """True if ``pid`` no longer runs: absent, or a zombie that ``reaper`` (the pid
+    responsible for reaping it, e.g. znetd) is not the parent of."""
+    stat = proc_stat(pid)
+    if stat is None:
+        return True
+    return stat.state in ("Z", "X") and (reaper is None or stat.ppid != reaper)
+
+
+def established_tcp(pid):
+    """``[(local, remote)]`` of the ESTABLISHED TCP connections ``pid`` holds."""
+    mine = socket_inodes(pid)
+    found = []
+    for proto in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{proto}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 10 or fields[3] != "01" or int(fields[9]) not in mine:
+                continue
+            ends = []
+            for end in fields[1:3]:
+                hexip, hexport = end.split(":")
+                ends.append(f"{_decode_proc_ip(hexip)}:{int(hexport, 16)}")
+            found.append(tuple(ends))
+    return found
+
+
+def status_lines(notify, start=0):
+    """The STATUS= texts a :class:`NotifyListener` received (from index ``start``)."""
+    return [l[len("STATUS="):] for l in notify.lines(start) if l.startswith("STATUS=")]
+
+
+def wait_status(notify, pattern, timeout=5.0, start=0):
+    """Wait for a STATUS= text matching regex ``pattern``; return it."""
+    regex = re.compile(pattern)
+
+    def found():
+        return next((s for s in status_lines(notify, start) if regex.search(s)), None)
+
+    try:
+        return wait_until(found, timeout, interval=0.05, message=f"STATUS matching /{pattern}/")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; STATUS received: {status_lines(notify, start)}") from None

@@ -66,3 +66,5 @@ void znetd_set_thread_name(const char *name);
 
 /// 1 if fd is a listening stream socket, 0 if not, -1 with errno.
 int znetd_is_listening_stream(int fd);
+
+#include "CZnetdLinuxNotify.h"

@@ -16,6 +16,8 @@ final class Acceptor: EventSource {
     /// Retired acceptors (service removed, daemon stopping) never watch again.
     private var isRetired = false
     private var retryTimer: LoopTimer?
+    /// The backend holds the listening socket (hand_off): leave its clients to it.
+    private var isHandedOff = false
     private var lastWarning: UInt64 = 0
     static let warningInterval: UInt64 = 10_000_000_000
     /// Accepts per wake-up before letting other work on the loop run.
@@ -28,7 +30,7 @@ final class Acceptor: EventSource {
     }
 
     func watch() {
-        guard !isWatching, !isRetired, !isClosed else { return }
+        guard !isWatching, !isRetired, !isClosed, !isHandedOff else { return }
         isWatching = worker.loop.register(
             socket.fd, source: self, side: 0, events: ZNETD_EPOLLIN | ZNETD_EPOLLEXCLUSIVE)
     }
@@ -48,6 +50,12 @@ final class Acceptor: EventSource {
     }
 
     override func handle(events: UInt32, side: Int) {
+        if service.config.onDemand?.handOff == true {
+            // The first client stays in the backlog for the backend to accept.
+            unwatch()
+            service.gate.requestWake()
+            return
+        }
         for _ in 0..<Acceptor.batch {
             guard service.tryReserve() else { return pauseForLimit() }
             var storage = sockaddr_storage()
@@ -90,4 +98,10 @@ final class Acceptor: EventSource {
 
     /// The service has room again.
     func resume() { watch() }
+
+    /// hand_off: the backend has the socket (true) or gave it back (false).
+    func setHandedOff(_ handedOff: Bool) {
+        isHandedOff = handedOff
+        if handedOff { unwatch() } else { watch() }
+    }
 }

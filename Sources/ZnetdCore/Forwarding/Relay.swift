@@ -9,7 +9,7 @@ import ZnetdConfig
 /// connects to each address in turn with a timeout, then moves bytes until both directions
 /// have ended, passing each EOF on with shutdown(SHUT_WR) so half-closed connections work.
 final class Relay: EventSource, @unchecked Sendable {
-    private enum Phase { case resolving, connecting, relaying, closed }
+    private enum Phase { case held, resolving, connecting, relaying, closed }
 
     unowned let worker: Worker
     let service: ServiceRuntime
@@ -52,7 +52,40 @@ final class Relay: EventSource, @unchecked Sendable {
     func start() {
         worker.track(self)
         loop.register(client, source: self, side: 0)
-        if let idle = config.idleTimeout { armIdleTimer(idle.nanoseconds) }
+        switch service.gate.admit(self) {
+        case .proceed:
+            resolve()
+        case .held:
+            // Waiting for an on-demand backend; the supervisor releases or refuses us.
+            phase = .held
+            let limit = config.onDemand?.startTimeout ?? OnDemand.defaultStartTimeout
+            connectTimer = loop.schedule(after: limit.nanoseconds) { [unowned self] in
+                connectTimer = nil
+                guard phase == .held, service.gate.withdraw(self) else { return }
+                close(reason: "backend not ready within start_timeout (\(formatDuration(limit)))", level: .warning)
+            }
+        case .rejected:
+            close(reason: "too many clients waiting for the backend (max_pending \(config.onDemand?.maxPending ?? 0))",
+                  level: .warning)
+        }
+    }
+
+    /// The backend is ready: go on connecting. Runs on this relay's loop.
+    func released() {
+        guard phase == .held else { return }
+        connectTimer?.cancel()
+        connectTimer = nil
+        resolve()
+    }
+
+    /// The backend could not be woken. Runs on this relay's loop.
+    func refused(_ reason: String) {
+        guard phase == .held else { return }
+        close(reason: reason, level: .warning)
+    }
+
+    private func resolve() {
+        phase = .resolving
         let answer = endpoints.addresses(now: loop.now) { [self] result in
             worker.loop.execute { [self] in
                 guard phase == .resolving else { return }
@@ -134,7 +167,14 @@ final class Relay: EventSource, @unchecked Sendable {
         connectTimer = nil
         phase = .relaying
         backendReady.writable = true
+        startIdleClock()
         pump()
+    }
+
+    /// Idle time counts from the moment bytes can flow, not while the client was held.
+    private func startIdleClock() {
+        lastActivity = loop.now
+        if let idle = config.idleTimeout { armIdleTimer(idle.nanoseconds) }
     }
 
     // MARK: Events
@@ -150,6 +190,7 @@ final class Relay: EventSource, @unchecked Sendable {
             connectTimer?.cancel()
             connectTimer = nil
             phase = .relaying
+            startIdleClock()
         }
         let readable = events & (ZNETD_EPOLLIN | ZNETD_EPOLLRDHUP | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0
         let writable = events & (ZNETD_EPOLLOUT | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0
@@ -211,6 +252,7 @@ final class Relay: EventSource, @unchecked Sendable {
     func close(reason: String?, level: Logger.Level) {
         guard phase != .closed else { return }
         let wasRelaying = phase == .relaying
+        if phase == .held { _ = service.gate.withdraw(self) }
         phase = .closed
         connectTimer?.cancel()
         idleTimer?.cancel()

@@ -38,6 +38,11 @@ public final class Worker: @unchecked Sendable {
         for acceptor in acceptors.values where acceptor.service === service { acceptor.resume() }
     }
 
+    /// hand_off: the service's backend takes (true) or returns (false) its listening sockets.
+    func setHandedOff(_ handedOff: Bool, for service: ServiceRuntime) {
+        for acceptor in acceptors.values where acceptor.service === service { acceptor.setHandedOff(handedOff) }
+    }
+
     // MARK: Relays
 
     func track(_ relay: Relay) {

@@ -20,6 +20,8 @@ public final class Daemon: @unchecked Sendable {
     private let control: EventLoop
     private var workers: [Worker] = []
     private var services: [String: ServiceRuntime] = [:]
+    /// One per on-demand service.
+    private var supervisors: [String: Supervisor] = [:]
     private var sockets: [String: [ListenSocket]] = [:]
     /// Services removed by a reload whose connections are still finishing.
     private var draining: [ServiceRuntime] = []
@@ -61,6 +63,7 @@ public final class Daemon: @unchecked Sendable {
         for worker in workers {
             try LoopThread.spawn(name: "znetd-loop\(worker.loop.index)") { worker.loop.run() }
         }
+        for supervisor in supervisors.values { supervisor.begin() }
         _ = try SignalSource(loop: control) { [unowned self] in received(signal: $0) }
         if let watchdog { scheduleWatchdog(interval: watchdog) }
         scheduleStatus()
@@ -119,7 +122,24 @@ public final class Daemon: @unchecked Sendable {
         service.onCapacity { [workers] service in
             for worker in workers { worker.loop.execute { worker.resumeAccepting(for: service) } }
         }
+        if let onDemand = config.onDemand { supervise(service, onDemand) }
         for socket in sockets[config.name, default: []] { startAccepting(socket, service) }
+    }
+
+    /// Puts an on-demand service under a supervisor (started with `begin()` once loops run).
+    @discardableResult
+    private func supervise(_ service: ServiceRuntime, _ onDemand: OnDemand) -> Supervisor {
+        let launcher = makeLauncher(for: service.config, onDemand)
+        let supervisor = Supervisor(service: service, settings: onDemand, launcher: launcher, control: control)
+        let workers = workers
+        supervisor.pauseAccepting = {
+            for worker in workers { worker.loop.execute { worker.setHandedOff(true, for: service) } }
+        }
+        supervisor.resumeAccepting = {
+            for worker in workers { worker.loop.execute { worker.setHandedOff(false, for: service) } }
+        }
+        supervisors[service.name] = supervisor
+        return supervisor
     }
 
     private func startAccepting(_ socket: ListenSocket, _ service: ServiceRuntime) {
@@ -187,10 +207,10 @@ public final class Daemon: @unchecked Sendable {
 
     private func waitForDrain(deadline: UInt64, forced: Bool = false) {
         let open = openConnections()
-        if open == 0 {
+        if open == 0 { return stopBackends { [logger] in
             logger.notice("stopped")
             exit(0)
-        }
+        } }
         var forced = forced
         if control.now >= deadline {
             if !forced {
@@ -209,6 +229,19 @@ public final class Daemon: @unchecked Sendable {
 
     /// How long loops get to close their connections after a drain timeout.
     static let forceCloseGrace: UInt64 = 2_000_000_000
+
+    /// Stops the backends that are znetd's own children, then runs `done`.
+    private func stopBackends(_ done: @escaping () -> Void) {
+        let all = Array(supervisors.values)
+        guard !all.isEmpty else { return done() }
+        var left = all.count
+        for supervisor in all {
+            supervisor.shutdown {
+                left -= 1
+                if left == 0 { done() }
+            }
+        }
+    }
 
     private func forceClose(reason: String) {
         for worker in workers { worker.loop.execute { worker.closeRelays(of: nil, reason: reason) } }
@@ -281,13 +314,16 @@ public final class Daemon: @unchecked Sendable {
         for old in old.services where next.service(named: old.name) == nil {
             guard let service = services.removeValue(forKey: old.name) else { continue }
             sockets[old.name] = nil
+            supervisors.removeValue(forKey: old.name)?.shutdown {}
             drain(service)
         }
         for config in next.services {
             if let service = services[config.name] {
                 if !service.config.sameSettings(as: config) {
+                    let before = service.config.onDemand
                     service.update(config)
                     for socket in sockets[config.name, default: []] { socket.prepare(keepalive: config.keepalive) }
+                    reviseSupervision(service, from: before, to: config.onDemand)
                 }
                 for socket in opened[config.name, default: []] {
                     sockets[config.name, default: []].append(socket)
@@ -298,6 +334,25 @@ public final class Daemon: @unchecked Sendable {
                 startService(config)
             }
         }
+    }
+
+    /// A reload changed a service's on-demand settings. Timings apply from the next wake-up;
+    /// a different launcher means a different backend: the old one is stopped first.
+    private func reviseSupervision(_ service: ServiceRuntime, from before: OnDemand?, to after: OnDemand?) {
+        if let before, let after, before.launcher == after.launcher, before.handOff == after.handOff {
+            supervisors[service.name]?.update(after)
+            return
+        }
+        let old = supervisors.removeValue(forKey: service.name)
+        let replace = { [unowned self] in
+            if let after {
+                supervise(service, after).begin()
+            } else {
+                // Plain forwarding from now on: nobody waits for a wake-up any more.
+                for relay in service.gate.open() { relay.worker.loop.execute { relay.released() } }
+            }
+        }
+        if let old { old.shutdown(replace) } else { replace() }
     }
 
     /// A socket for an address added by a reload: a spare one systemd passed in, or a new one.
@@ -336,6 +391,8 @@ public final class Daemon: @unchecked Sendable {
         var text = stopping
             ? "stopping: \(open) connections draining"
             : "\(count) service\(count == 1 ? "" : "s"), \(open) connection\(open == 1 ? "" : "s")"
+        let backends = supervisors.keys.sorted().map { "\($0): \(supervisors[$0]!.statusText)" }
+        if !backends.isEmpty { text += "; " + backends.joined(separator: ", ") }
         if let reloadProblem { text += "; \(reloadProblem)" }
         return text
     }

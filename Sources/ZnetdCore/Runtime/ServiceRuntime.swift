@@ -20,6 +20,10 @@ public final class ServiceRuntime: Sendable {
     /// Set by an acceptor that paused because the service was full; the next release wakes them.
     private let saturated = Atomic<Bool>(false)
     private let capacityHook = Mutex<(@Sendable (ServiceRuntime) -> Void)?>(nil)
+    /// Called when the last connection closes (the idle clock of an on-demand backend starts).
+    private let idleHook = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Where connections wait while an on-demand backend wakes; always open for the others.
+    public let gate: ServiceGate
 
     public init(config: ServiceConfig, logger: Logger) {
         name = config.name
@@ -28,6 +32,11 @@ public final class ServiceRuntime: Sendable {
         self.logger = logger
         current = Mutex((config, TargetEndpoints(config.target)))
         maximum = Atomic(config.maxConnections)
+        gate = ServiceGate(open: config.onDemand == nil, maxPending: config.onDemand?.maxPending ?? .max)
+    }
+
+    func onIdle(_ hook: @escaping @Sendable () -> Void) {
+        idleHook.withLock { $0 = hook }
     }
 
     public var config: ServiceConfig { current.withLock { $0.config } }
@@ -40,6 +49,7 @@ public final class ServiceRuntime: Sendable {
             state = (config, endpoints)
         }
         maximum.store(config.maxConnections, ordering: .sequentiallyConsistent)
+        gate.setMaxPending(config.onDemand?.maxPending ?? .max)
         notifyIfRoom()
     }
 
@@ -64,8 +74,9 @@ public final class ServiceRuntime: Sendable {
 
     /// Gives a slot back (a connection closed, or an accept found nothing).
     func release() {
-        active.subtract(1, ordering: .sequentiallyConsistent)
+        let left = active.subtract(1, ordering: .sequentiallyConsistent).newValue
         notifyIfRoom()
+        if left == 0 { idleHook.withLock { $0 }?() }
     }
 
     /// An acceptor stopped for the limit; true if room appeared meanwhile (resume at once).
