@@ -18,6 +18,8 @@ public final class Daemon: @unchecked Sendable {
     private let threadOverride: Int?
     private var configuration: Configuration
     private let control: EventLoop
+    /// Reaps every child (backends and their orphaned descendants) on SIGCHLD.
+    private let reaper = ChildReaper()
     private var workers: [Worker] = []
     private var services: [String: ServiceRuntime] = [:]
     private var sockets: [String: [ListenSocket]] = [:]
@@ -49,6 +51,11 @@ public final class Daemon: @unchecked Sendable {
     /// Takes or binds every socket, starts the loops, says READY=1 and runs until stopped.
     public func run() throws -> Never {
         SignalSource.block()
+        do {
+            try ChildReaper.becomeSubreaper()
+        } catch {
+            logger.warning("\(error): orphaned processes of backends will be reaped by PID 1 instead of znetd")
+        }
         try openSockets()
         let threadCount = max(1, threadOverride ?? configuration.threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let watchdog = Notifier.watchdogInterval
@@ -61,7 +68,7 @@ public final class Daemon: @unchecked Sendable {
         for worker in workers {
             try LoopThread.spawn(name: "znetd-loop\(worker.loop.index)") { worker.loop.run() }
         }
-        _ = try SignalSource(loop: control) { [unowned self] in received(signal: $0) }
+        _ = try SignalSource(loop: control, reaper: reaper) { [unowned self] in received(signal: $0) }
         if let watchdog { scheduleWatchdog(interval: watchdog) }
         scheduleStatus()
         let summary = configuration.services.map { s in
