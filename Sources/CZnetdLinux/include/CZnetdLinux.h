@@ -1,6 +1,7 @@
 // Wrappers for Linux calls and constants that Glibc does not export to Swift
 // (they need _GNU_SOURCE, are macros, or take packed or variadic arguments).
-// No logic lives here: every function is one call.
+// No logic lives here: every function is one call, except `znetd_spawn`, whose child side
+// must run between fork and exec where Swift cannot (only async-signal-safe calls there).
 #pragma once
 
 #include <stddef.h>
@@ -67,4 +68,62 @@ void znetd_set_thread_name(const char *name);
 /// 1 if fd is a listening stream socket, 0 if not, -1 with errno.
 int znetd_is_listening_stream(int fd);
 
+/// Makes znetd the reaper of orphaned descendants (PR_SET_CHILD_SUBREAPER), so grandchildren
+/// of a stopped backend are re-parented to znetd and reaped by it instead of by PID 1.
+int znetd_set_child_subreaper(void);
+
+/// "KILL" for SIGKILL (sigabbrev_np), or NULL for numbers without an abbreviation.
+const char *znetd_signal_abbreviation(int signal);
+
+// MARK: fork/exec
+
+/// The child-side steps of `znetd_spawn`; one is reported when it fails before exec.
+#define ZNETD_SPAWN_STAGE_PIPE 1       /* parent: pipe2 for the error report */
+#define ZNETD_SPAWN_STAGE_FORK 2       /* parent: fork */
+#define ZNETD_SPAWN_STAGE_REPORT 3     /* parent: reading the error report */
+#define ZNETD_SPAWN_STAGE_SETSID 4
+#define ZNETD_SPAWN_STAGE_DUP 5        /* detail: the child fd that could not be set up */
+#define ZNETD_SPAWN_STAGE_CLOSE 6      /* closing inherited fds above the given ones */
+#define ZNETD_SPAWN_STAGE_SETGROUPS 7
+#define ZNETD_SPAWN_STAGE_SETGID 8
+#define ZNETD_SPAWN_STAGE_SETUID 9
+#define ZNETD_SPAWN_STAGE_CHDIR 10
+#define ZNETD_SPAWN_STAGE_EXEC 11
+
+/// What the caller decided; `znetd_spawn` only carries it out.
+typedef struct {
+    /// Passed to execve as is (no PATH search).
+    const char *path;
+    /// NULL-terminated.
+    char *const *argv;
+    /// NULL-terminated. The child may replace entry `listen_pid_slot` (see below).
+    char **envp;
+    /// Index in envp the child sets to "LISTEN_PID=<its own pid>", or -1.
+    int listen_pid_slot;
+    /// chdir here (after the identity change), or NULL to stay.
+    const char *working_directory;
+    /// 1: setgroups(groups), setgid(gid), setuid(uid), in that order. 0: keep znetd's.
+    int change_identity;
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    size_t group_count;
+    /// fds[i] becomes fd i in the child, for i < fd_count (at least 3: stdin, stdout, stderr).
+    /// Every other fd is closed. Sources may be any open fds, in any order.
+    const int *fds;
+    int fd_count;
+} znetd_spawn_request;
+
+/// Why a spawn failed: stage, errno, and a stage-specific detail (the fd for DUP).
+typedef struct {
+    int stage;
+    int error;
+    int detail;
+} znetd_spawn_failure;
+
+/// Forks a child that starts its own session, resets every signal disposition to default and
+/// unblocks all signals, sets up fds 0..fd_count-1, closes all others, changes identity and
+/// directory, then execs. Returns the pid once the exec succeeded, or -1 with `failure`
+/// filled in (the failed child is reaped before returning).
+pid_t znetd_spawn(const znetd_spawn_request *request, znetd_spawn_failure *failure);
 #include "CZnetdLinuxNotify.h"

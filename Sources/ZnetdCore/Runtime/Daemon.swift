@@ -17,12 +17,14 @@ public final class Daemon: @unchecked Sendable {
     private let logger: Logger
     private let threadOverride: Int?
     private var configuration: Configuration
-    private let control: EventLoop
+    let control: EventLoop
+    /// Reaps every child (backends and their orphaned descendants) on SIGCHLD.
+    let reaper = ChildReaper()
     private var workers: [Worker] = []
-    private var services: [String: ServiceRuntime] = [:]
+    private(set) var services: [String: ServiceRuntime] = [:]
     /// One per on-demand service.
     private var supervisors: [String: Supervisor] = [:]
-    private var sockets: [String: [ListenSocket]] = [:]
+    private(set) var sockets: [String: [ListenSocket]] = [:]
     /// Services removed by a reload whose connections are still finishing.
     private var draining: [ServiceRuntime] = []
     /// Sockets from systemd not serving any service now (kept open: they belong to systemd).
@@ -51,6 +53,11 @@ public final class Daemon: @unchecked Sendable {
     /// Takes or binds every socket, starts the loops, says READY=1 and runs until stopped.
     public func run() throws -> Never {
         SignalSource.block()
+        do {
+            try ChildReaper.becomeSubreaper()
+        } catch {
+            logger.warning("\(error): orphaned processes of backends will be reaped by PID 1 instead of znetd")
+        }
         try openSockets()
         let threadCount = max(1, threadOverride ?? configuration.threads ?? Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let watchdog = Notifier.watchdogInterval
@@ -63,8 +70,8 @@ public final class Daemon: @unchecked Sendable {
         for worker in workers {
             try LoopThread.spawn(name: "znetd-loop\(worker.loop.index)") { worker.loop.run() }
         }
+        _ = try SignalSource(loop: control, reaper: reaper) { [unowned self] in received(signal: $0) }
         for supervisor in supervisors.values { supervisor.begin() }
-        _ = try SignalSource(loop: control) { [unowned self] in received(signal: $0) }
         if let watchdog { scheduleWatchdog(interval: watchdog) }
         scheduleStatus()
         let summary = configuration.services.map { s in
@@ -130,7 +137,8 @@ public final class Daemon: @unchecked Sendable {
     @discardableResult
     private func supervise(_ service: ServiceRuntime, _ onDemand: OnDemand) -> Supervisor {
         let launcher = makeLauncher(for: service.config, onDemand)
-        let supervisor = Supervisor(service: service, settings: onDemand, launcher: launcher, control: control)
+        let supervisor = Supervisor(service: service, settings: onDemand, launcher: launcher, control: control,
+                                    reaper: reaper)
         let workers = workers
         supervisor.pauseAccepting = {
             for worker in workers { worker.loop.execute { worker.setHandedOff(true, for: service) } }

@@ -3,11 +3,36 @@ import ZnetdConfig
 extension Daemon {
     /// The launcher a service's configuration asks for.
     func makeLauncher(for config: ServiceConfig, _ onDemand: OnDemand) -> any BackendLauncher {
-        UnavailableLauncher(kind: "\(onDemand.launcher)")
+        let name = config.name
+        switch onDemand.launcher {
+        case .process(let command):
+            return ProcessLauncher(service: name, command: command, reaper: reaper, loop: control) { [unowned self] in
+                guard onDemand.handOff else { return [] }
+                return sockets[name, default: []].map { HandOffSocket(fd: $0.fd, name: name) }
+            }
+        case .hooks(let start, let stop, let check):
+            return HookLauncher(service: name, start: start, stop: stop, check: check,
+                                endpoints: { [unowned self] in services[name]!.snapshot.endpoints },
+                                reaper: reaper, loop: control)
+        case .transientUnit, .unit:
+            return UnavailableLauncher(kind: onDemand.launcher.kind)
+        }
     }
 }
 
-/// Placeholder until the launchers land.
+extension Launcher {
+    /// The name used in logs, status and the journal field ZNETD_LAUNCHER.
+    var kind: String {
+        switch self {
+        case .process: "process"
+        case .transientUnit: "transient-unit"
+        case .unit: "unit"
+        case .hooks: "hooks"
+        }
+    }
+}
+
+/// Placeholder until the systemd unit launchers land.
 final class UnavailableLauncher: BackendLauncher {
     let kind: String
     var onExit: ((String) -> Void)?

@@ -24,6 +24,7 @@ final class Supervisor: @unchecked Sendable {
     private(set) var settings: OnDemand
     private let launcher: any BackendLauncher
     private let control: EventLoop
+    private let reaper: ChildReaper
     private let logger: Logger
     private(set) var state = State.asleep
     private var generation = 0
@@ -45,8 +46,10 @@ final class Supervisor: @unchecked Sendable {
     private(set) var lastWake: (at: UInt64, microseconds: UInt64)?
     private(set) var wakeCount = 0
 
-    init(service: ServiceRuntime, settings: OnDemand, launcher: any BackendLauncher, control: EventLoop) {
+    init(service: ServiceRuntime, settings: OnDemand, launcher: any BackendLauncher, control: EventLoop,
+         reaper: ChildReaper) {
         self.service = service
+        self.reaper = reaper
         self.settings = settings
         self.launcher = launcher
         self.control = control
@@ -176,7 +179,7 @@ final class Supervisor: @unchecked Sendable {
 
     /// ready: exec:/path: run it until it exits 0, backing off like the connect probe.
     private func runReadinessCommand(_ argv: [String], _ current: Int, delay: UInt64 = 10_000_000) {
-        ReadinessCommand.run(argv, service: service.name) { [unowned self] result in
+        ReadinessCommand.run(argv, service: service.name, reaper: reaper, loop: control) { [unowned self] result in
             guard generation == current, state == .waking else { return }
             switch result {
             case .success:
