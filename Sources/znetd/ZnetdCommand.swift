@@ -72,6 +72,11 @@ struct ConfigurationOptions: ParsableArguments {
             printError("no such service in the configuration: \(unknown.joined(separator: ", "))")
             throw ExitCode(1)
         }
+        let problems = Preflight.problems(in: configuration)
+        guard problems.isEmpty else {
+            printError(problems.joined(separator: "\n"))
+            throw ExitCode(1)
+        }
         return configuration
     }
 }

@@ -267,6 +267,8 @@ public final class Daemon: @unchecked Sendable {
         logger.notice("reloading configuration")
         do {
             let next = try source()
+            let problems = Preflight.problems(in: next)
+            guard problems.isEmpty else { throw StartupError(description: problems.joined(separator: "; ")) }
             try apply(next)
             reloadProblem = nil
             logger.notice("configuration reloaded: \(next.services.count) services")

@@ -1,0 +1,37 @@
+public import ZnetdConfig
+
+/// Checks of a configuration against this machine, before anything starts: that every
+/// program a backend needs can be run (found, executable, its user, group and working
+/// directory exist). The configuration itself is valid by then; these are facts it cannot
+/// know. `znetd check`, start-up and every reload run them.
+public enum Preflight {
+    /// Problems, each naming the service and key; empty when all is well.
+    public static func problems(in configuration: Configuration) -> [String] {
+        var problems: [String] = []
+        for service in configuration.services {
+            guard let onDemand = service.onDemand else { continue }
+            let place = service.location.map { "\($0): " } ?? ""
+            func check(_ command: Command, _ key: String) {
+                do {
+                    _ = try SpawnRequest.check(command)
+                } catch {
+                    problems.append("\(place)services.\(service.name).\(key): \(error)")
+                }
+            }
+            switch onDemand.launcher {
+            case .process(let command), .transientUnit(_, let command, _):
+                check(command, "command")
+            case .hooks(let start, let stop, let probe):
+                check(start, "hooks.start")
+                if let stop { check(stop, "hooks.stop") }
+                if let probe { check(probe, "hooks.check") }
+            case .unit:
+                break
+            }
+            if case .exec(let argv) = onDemand.readiness {
+                check(Command(argv: argv), "ready")
+            }
+        }
+        return problems
+    }
+}
