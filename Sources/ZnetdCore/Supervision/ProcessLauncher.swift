@@ -1,3 +1,4 @@
+import CZnetdLinux
 import Glibc
 import ZnetdConfig
 
@@ -14,6 +15,7 @@ final class ProcessLauncher: BackendLauncher {
     private let handOff: () -> [HandOffSocket]
     private var child: ChildProcess?
     private var stopping: (done: () -> Void, killer: LoopTimer)?
+    private var handedOff: [HandOffSocket] = []
     var onExit: ((String) -> Void)?
 
     init(service: String, command: Command, reaper: ChildReaper, loop: EventLoop,
@@ -32,10 +34,17 @@ final class ProcessLauncher: BackendLauncher {
         do {
             let output = try JournalStream.open(identifier: "znetd-\(service)")
             defer { output.closeParentCopy() }
-            var request = try SpawnRequest(command: command, output: output, handOff: handOff())
+            let sockets = handOff()
+            var request = try SpawnRequest(command: command, output: output, handOff: sockets)
             request.environment = ChildEnvironment.merging(request.environment, environment)
+            // Backends get blocking sockets, as from a .socket unit (NonBlocking=no); znetd
+            // accepts nothing on them meanwhile and makes them non-blocking again afterwards.
+            setBlocking(sockets, true)
+            handedOff = sockets
             child = try ChildProcess.spawn(request)
         } catch {
+            setBlocking(handedOff, false)
+            handedOff = []
             return started(.failure(LaunchError("\(error)")))
         }
         self.child = child
@@ -46,6 +55,8 @@ final class ProcessLauncher: BackendLauncher {
     private func exited(_ child: ChildProcess, _ status: ExitStatus) {
         guard self.child === child else { return }
         self.child = nil
+        setBlocking(handedOff, false)
+        handedOff = []
         // The main process is gone; what it left in its group goes too.
         _ = try? child.signalGroup(SIGKILL)
         if let stopping {
@@ -64,5 +75,9 @@ final class ProcessLauncher: BackendLauncher {
             _ = try? child.signalGroup(SIGKILL)
         }
         stopping = (stopped, killer)
+    }
+
+    private func setBlocking(_ sockets: [HandOffSocket], _ blocking: Bool) {
+        for socket in sockets { _ = znetd_set_nonblocking(socket.fd, blocking ? 0 : 1) }
     }
 }
