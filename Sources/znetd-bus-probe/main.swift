@@ -16,6 +16,9 @@
 //   await NAME STATE    wait until the watch on NAME has reported ActiveState STATE
 //   unwatch NAME | sleep MILLISECONDS
 //
+// Result lines carry "ms" (how long the operation took) and "ticks" (how often a 10 ms loop
+// timer fired meanwhile: the loop was not blocked if it is about ms / 10).
+//
 // Exit status: 0 when every operation ran (whatever its result), 1 on a usage error,
 // 2 when --timeout (default 60 s) expired first.
 
@@ -138,6 +141,8 @@ final class Probe {
     var awaiting: (unit: String, state: String, then: () -> Void)?
     var next = 0
     let startedAt = MonotonicClock.now()
+    /// Counts a 10 ms loop timer: it keeps counting while requests wait only if nothing blocks.
+    var ticks = 0
 
     init(arguments: [String]) {
         var arguments = arguments
@@ -166,8 +171,16 @@ final class Probe {
             exit(2)
         }
         loop.schedule(after: 0) { self.runNext() }
+        tick()
         loop.run()
         exit(0)
+    }
+
+    func tick() {
+        loop.schedule(after: 10_000_000) {
+            self.ticks += 1
+            self.tick()
+        }
     }
 
     func runNext() {
@@ -178,10 +191,12 @@ final class Probe {
         let words = operations[next]
         next += 1
         let started = MonotonicClock.now()
+        let ticksBefore = ticks
         let op = words[0]
         func report(_ fields: [(String, JSONValue)]) {
             let ms = Int((MonotonicClock.now() - started) / 1_000_000)
-            emit([("op", .string(op))] + (words.count > 1 ? [("unit", .string(words[1]))] : []) + fields + [("ms", .int(ms))])
+            emit([("op", .string(op))] + (words.count > 1 ? [("unit", .string(words[1]))] : []) + fields
+                 + [("ms", .int(ms)), ("ticks", .int(self.ticks - ticksBefore))])
             self.runNext()
         }
         func jobDone(_ result: Result<JobOutcome, UnitError>) {

@@ -116,15 +116,16 @@ class BackgroundProbe:
         self.proc.stdout.close()
         self.proc.stderr.close()
 
-    def wait_for(self, op, timeout=15):
-        """The next result line of ``op`` (lines before it are kept in ``lines``)."""
+    def wait_for(self, op, timeout=15, where=lambda line: True):
+        """The next line of ``op`` (that ``where`` accepts); every line read is kept in
+        ``lines``."""
         deadline = time.monotonic() + timeout
         while True:
             while b"\n" in self.buffer:
                 raw, _, self.buffer = self.buffer.partition(b"\n")
                 line = json.loads(raw)
                 self.lines.append(line)
-                if line["op"] == op:
+                if line["op"] == op and where(line):
                     return line
                 if line["op"] == "timeout":
                     raise AssertionError(f"probe timed out: {self.lines}")
@@ -314,3 +315,58 @@ def test_without_a_bus_requests_fail_gracefully(probe_bin):
     for line in (state, start):
         assert not line["ok"] and line["kind"] == "no-bus", line
         assert line["error"].startswith("cannot connect to the system bus: "), line
+
+
+def dbus_pid(sb):
+    return int(sb.show("dbus.service", "MainPID")["MainPID"])
+
+
+def test_a_stalled_bus_does_not_block_the_loop(units, report):
+    """dbus-daemon stopped (SIGSTOP) for 2 s while a request waits: the loop keeps running
+    (its 10 ms timer keeps firing) and the request completes once the bus moves again."""
+    sb = units
+    pid = dbus_pid(sb)
+    with BackgroundProbe(sb, f"state {DEMO}", "sleep 1000", f"state {DEMO}") as bg:
+        bg.wait_for("state")
+        sb.exec("kill", "-STOP", pid, check=True)
+        try:
+            time.sleep(3.0)
+        finally:
+            sb.exec("kill", "-CONT", pid, check=True)
+        state = bg.wait_for("state")
+    assert state["ok"] and state["load_state"] == "loaded", state
+    assert state["ms"] >= 1000, f"the request did not wait for the stalled bus: {state}"
+    assert state["ticks"] >= state["ms"] // 10 // 2, f"the loop stalled with the bus: {state}"
+    report(f"request waited {state['ms']} ms on a stopped dbus-daemon; loop timer fired "
+           f"{state['ticks']} times meanwhile")
+
+
+def test_bus_restart_fails_pending_job_and_watch_reconnects(units):
+    """A job pending when dbus-daemon restarts fails with 'lost the connection'; the watch
+    reconnects on its own and reports a change made after the restart."""
+    sb = units
+    slow = "znetd-slow-backend.service"
+    sb.systemctl("stop", DEMO)
+    with BackgroundProbe(sb, f"watch {DEMO}", f"await {DEMO} inactive",
+                         f"start-transient {slow} Type:s=notify -- /usr/bin/python3 "
+                         f"{NOTIFY_LATE} 20",
+                         "sleep 7000", f"state {DEMO}", timeout=40) as bg:
+        bg.wait_for("await")
+        wait_until(lambda: sb.is_active(slow) == "activating", 5, message=f"{slow} activating")
+        sb.systemctl("restart", "dbus.service")
+        start = bg.wait_for("start-transient")
+        assert not start["ok"] and start["kind"] == "disconnected", start
+        assert start["error"].startswith("lost the connection to the system bus"), start
+
+        # systemd registers on the new bus a moment later; the watch retries every second.
+        wait_until(lambda: "true" in sb.exec(
+            "busctl", "--system", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
+            "org.freedesktop.DBus", "NameHasOwner", "s", "org.freedesktop.systemd1").stdout,
+            10, message="systemd back on the bus")
+        time.sleep(2.5)
+        sb.systemctl("start", DEMO)
+        change = bg.wait_for("change", timeout=8, where=lambda line: line["active_state"] == "active")
+        assert change["unit"] == DEMO
+        state = bg.wait_for("state", timeout=15)
+        assert state["ok"] and state["active_state"] == "active", state
+    sb.systemctl("stop", DEMO, slow, check=False)
