@@ -1,7 +1,7 @@
 // znetd-bus-probe: drives ZnetdCore's SystemdUnits from an EventLoop for the system tests
 // (Tests/System/test_systemd_units.py). Not installed, not part of znetd.
 //
-//   znetd-bus-probe [--timeout=SECONDS] OPERATION...
+//   znetd-bus-probe [--timeout=SECONDS] [--call-timeout=SECONDS] OPERATION...
 //
 // Each argument is one operation, its words separated by spaces, run in order (the next
 // starts when the previous completed). One JSON line per result on stdout.
@@ -147,9 +147,16 @@ final class Probe {
     init(arguments: [String]) {
         var arguments = arguments
         var timeoutSeconds = 60.0
-        if let first = arguments.first, first.hasPrefix("--timeout=") {
-            guard let value = Double(first.dropFirst("--timeout=".count)) else { fail("bad \(first)") }
-            timeoutSeconds = value
+        var callTimeout: Duration?
+        while let first = arguments.first, first.hasPrefix("--") {
+            let value = Double(first.split(separator: "=", maxSplits: 1).last ?? "")
+            if first.hasPrefix("--timeout="), let value {
+                timeoutSeconds = value
+            } else if first.hasPrefix("--call-timeout="), let value {
+                callTimeout = .milliseconds(Int64(value * 1000))
+            } else {
+                fail("bad option \(first)")
+            }
             arguments.removeFirst()
         }
         self.timeoutSeconds = timeoutSeconds
@@ -163,6 +170,7 @@ final class Probe {
             fail("cannot create the event loop: \(error)")
         }
         units = SystemdUnits(loop: loop)
+        if let callTimeout { units.callTimeout = callTimeout }
     }
 
     func run() -> Never {

@@ -154,7 +154,8 @@ def test_transient_unit_gets_its_properties_and_is_collected_after_stop(units, r
     unit = "znetd-limits-backend.service"
     lines = probe(sb, f"start-transient {unit} MemoryMax:t=268435456 "
                       "CPUQuotaPerSecUSec:t=500000 cmdenv=FROM_COMMAND=1 env=ZNETD_EXTRA=hello "
-                      "cwd=/tmp desc=limits -- /bin/sleep 300",
+                      "cwd=/tmp desc=limits user=nobody group=nogroup Nice:i=5 "
+                      "SendSIGHUP:b=true ReadOnlyPaths:as=/srv,/opt -- /bin/sleep 300",
                   f"state {unit}")
     start, state = results(lines)
     assert start["ok"] and start["result"] == "done", start
@@ -162,7 +163,8 @@ def test_transient_unit_gets_its_properties_and_is_collected_after_stop(units, r
     assert state["ok"] and (state["active_state"], state["sub_state"]) == ("active", "running"), state
 
     props = sb.show(unit, "MemoryMax", "CPUQuotaPerSecUSec", "Environment", "CollectMode",
-                    "WorkingDirectory", "Description", "ExecStart", "MainPID", "ActiveState")
+                    "WorkingDirectory", "Description", "ExecStart", "MainPID", "ActiveState",
+                    "User", "Group", "Nice", "SendSIGHUP", "ReadOnlyPaths")
     assert props["ActiveState"] == "active"
     assert props["MemoryMax"] == "268435456"
     assert props["CPUQuotaPerSecUSec"] == "500ms"
@@ -170,6 +172,13 @@ def test_transient_unit_gets_its_properties_and_is_collected_after_stop(units, r
     assert props["CollectMode"] == "inactive-or-failed"
     assert props["WorkingDirectory"] == "/tmp"
     assert props["Description"] == "limits"
+    # Every UnitProperty value type: s (above), t, i, b, as.
+    assert (props["User"], props["Group"]) == ("nobody", "nogroup")
+    assert props["Nice"] == "5"
+    assert props["SendSIGHUP"] == "yes"
+    assert props["ReadOnlyPaths"].split() == ["/srv", "/opt"]
+    owner = sb.exec("ps", "-o", "user=", "-p", props["MainPID"]).stdout.strip()
+    assert owner == "nobody", owner
     assert "path=/bin/sleep ; argv[]=/bin/sleep 300 ; ignore_errors=no" in props["ExecStart"]
     assert state["main_pid"] == int(props["MainPID"]) > 0
     # The probe that started it (and held its AddRef reference) has exited: nothing refers
@@ -339,6 +348,27 @@ def test_a_stalled_bus_does_not_block_the_loop(units, report):
     assert state["ticks"] >= state["ms"] // 10 // 2, f"the loop stalled with the bus: {state}"
     report(f"request waited {state['ms']} ms on a stopped dbus-daemon; loop timer fired "
            f"{state['ticks']} times meanwhile")
+
+
+def test_a_bus_that_does_not_answer_fails_requests_in_time(units):
+    """A new connection to a stopped dbus-daemon (it accepts, never answers): requests fail
+    after the call timeout instead of sd-bus's 90 s authentication timeout, and the one-shot
+    check gives up after its own 3 s."""
+    sb = units
+    pid = dbus_pid(sb)
+    sb.exec("kill", "-STOP", pid, check=True)
+    try:
+        lines = probe(sb, "--call-timeout=1", f"state {DEMO}", f"load-state {DEMO}", timeout=20)
+    finally:
+        sb.exec("kill", "-CONT", pid, check=True)
+    state, load = results(lines)
+    assert not state["ok"] and state["kind"] == "no-bus", state
+    assert state["error"] == "cannot connect to the system bus: Connection timed out", state
+    assert 900 <= state["ms"] < 5000, state
+    assert state["ticks"] >= state["ms"] // 10 // 2, f"the loop stalled: {state}"
+    assert not load["ok"] and load["kind"] == "no-bus", load
+    assert load["error"] == "cannot verify: the system bus did not answer within 3000 ms", load
+    assert 2900 <= load["ms"] < 8000, load
 
 
 def test_bus_restart_fails_pending_job_and_watch_reconnects(units):

@@ -32,8 +32,12 @@ final class BusConnection: EventSource {
     var onClose: ((UnitError) -> Void)?
 
     /// Starts connecting to the system bus (`$DBUS_SYSTEM_BUS_ADDRESS`, else the standard
-    /// socket). Throws only if that fails at once, e.g. when the socket does not exist.
-    static func connectSystem(loop: EventLoop, description: String = "znetd") throws(UnitError) -> BusConnection {
+    /// socket). Throws only if that fails at once, e.g. when the socket does not exist; a
+    /// connection not ready (authenticated, Hello answered) within `timeout` is closed, and
+    /// its calls fail with a `.noBus` error (sd-bus itself would wait up to 90 s).
+    static func connectSystem(loop: EventLoop, timeout: Duration, description: String = "znetd")
+        throws(UnitError) -> BusConnection
+    {
         var bus: OpaquePointer?
         let r = sd_bus_open_system_with_description(&bus, description)
         guard r >= 0, let bus else { throw UnitError.noBus(errno: -r) }
@@ -42,16 +46,20 @@ final class BusConnection: EventSource {
             sd_bus_close_unref(bus)
             throw UnitError.noBus(errno: -fd)
         }
-        return BusConnection(loop: loop, bus: bus, fd: fd)
+        return BusConnection(loop: loop, bus: bus, fd: fd, timeout: timeout)
     }
 
-    private init(loop: EventLoop, bus: OpaquePointer, fd: Int32) {
+    private init(loop: EventLoop, bus: OpaquePointer, fd: Int32, timeout: Duration) {
         self.loop = loop
         self.bus = bus
         self.fd = fd
         super.init()
         rearm()
         scheduleRound()
+        loop.schedule(after: timeout.nanoseconds) { [weak self] in
+            guard let self, self.bus != nil, !self.wasReady else { return }
+            self.close(because: .noBus(errno: ETIMEDOUT))
+        }
     }
 
     var isOpen: Bool { bus != nil && !closeRequested }
@@ -248,6 +256,12 @@ final class BusConnection: EventSource {
         } else {
             teardown(nil)
         }
+    }
+
+    /// Closes the connection as if it failed: waiting calls and `onClose` get `error`.
+    private func close(because error: UnitError) {
+        guard !processing else { return }  // timers do not run inside a processing round
+        teardown(error)
     }
 
     private func teardown(_ error: UnitError?) {

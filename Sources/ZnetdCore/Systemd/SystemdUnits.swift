@@ -43,6 +43,11 @@ public final class SystemdUnits {
         self.loop = loop
     }
 
+    deinit {
+        reconnectTimer?.cancel()
+        connection?.close()
+    }
+
     /// Closes the connection; requests still pending fail with "connection closed", watches stop.
     public func close() {
         reconnectTimer?.cancel()
@@ -183,7 +188,7 @@ public final class SystemdUnits {
         connection = nil
         let connection: BusConnection
         do throws(UnitError) {
-            connection = try BusConnection.connectSystem(loop: loop)
+            connection = try BusConnection.connectSystem(loop: loop, timeout: callTimeout)
         } catch {
             return .failure(error)
         }
@@ -201,10 +206,14 @@ public final class SystemdUnits {
             let subscribe = try connection.methodCall(
                 path: SystemdBus.managerPath, interface: SystemdBus.manager, member: "Subscribe")
             connection.call(subscribe, timeout: callTimeout.microseconds) { [weak self, weak connection] result in
-                // Without it no job would ever complete: drop the connection, fail the jobs.
-                guard case .failure(let error) = result, let self, let connection,
-                      self.connection === connection else { return }
-                self.connectionLost(error)
+                guard let self, let connection, self.connection === connection else { return }
+                switch result {
+                case .success:
+                    self.reconnectDelay = .seconds(1)
+                case .failure(let error):
+                    // Without it no job would ever complete: drop the connection, fail the jobs.
+                    self.connectionLost(error)
+                }
             }
         } catch {
             connection.close()
@@ -212,7 +221,6 @@ public final class SystemdUnits {
         }
         self.connection = connection
         referencedUnits.removeAll()  // references belong to a connection
-        reconnectDelay = .seconds(1)
         for watch in watches.values { install(watch, on: connection) }
         return .success(connection)
     }
@@ -226,7 +234,7 @@ public final class SystemdUnits {
         if !watches.isEmpty { scheduleReconnect() }
     }
 
-    private func scheduleReconnect() {
+    func scheduleReconnect() {
         guard reconnectTimer == nil else { return }
         let delay = reconnectDelay
         reconnectDelay = min(reconnectDelay * 2, SystemdUnits.maximumReconnectDelay)

@@ -113,9 +113,12 @@ extension SystemdUnits {
     public func watchUnit(name: String, onChange: @escaping (UnitState) -> Void) -> UnitWatch {
         let watch = UnitWatch(unit: name, owner: self, onChange: onChange)
         watches[ObjectIdentifier(watch)] = watch
-        if case .success(let connection) = connected() {
+        switch connected() {
+        case .success(let connection):
             // connected() installs every watch when it opens a connection; an open one needs it here.
             if watch.match == nil { install(watch, on: connection) }
+        case .failure:
+            scheduleReconnect()
         }
         return watch
     }
@@ -147,6 +150,7 @@ extension SystemdUnits {
         defer { sd_bus_close_unref(bus) }
         let usec = timeout.microseconds
         sd_bus_set_method_call_timeout(bus, usec)
+        try waitUntilReady(bus, deadline: MonotonicClock.now() &+ timeout.nanoseconds, timeout: timeout)
 
         func call(_ message: BusMessage) throws(UnitError) -> BusMessage {
             var error = sd_bus_error()
@@ -173,6 +177,27 @@ extension SystemdUnits {
             throw UnitError.badReply("LoadState of \(unit) is not a string")
         }
         return state
+    }
+}
+
+/// Runs sd-bus until the connection is up (authenticated, Hello answered), for at most until
+/// `deadline`: sd_bus_call would wait out sd-bus's own authentication timeout (90 s) on a bus
+/// that accepts connections but does not answer.
+private func waitUntilReady(_ bus: OpaquePointer, deadline: UInt64, timeout: Duration) throws(UnitError) {
+    while sd_bus_is_ready(bus) <= 0 {
+        let r = sd_bus_process(bus, nil)
+        if r < 0 {
+            throw UnitError(kind: .noBus, message: "cannot verify: no system bus (\(errnoDescription(-r)))")
+        }
+        if r > 0 { continue }
+        let now = MonotonicClock.now()
+        guard now < deadline else {
+            throw UnitError(kind: .noBus, message:
+                "cannot verify: the system bus did not answer within \(timeout.microseconds / 1_000) ms")
+        }
+        var entry = pollfd(fd: sd_bus_get_fd(bus), events: Int16(truncatingIfNeeded: sd_bus_get_events(bus)), revents: 0)
+        let wait = Int32(min((deadline - now + 999_999) / 1_000_000, 1_000))
+        _ = poll(&entry, 1, wait)
     }
 }
 
