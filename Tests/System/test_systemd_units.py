@@ -245,8 +245,15 @@ def test_start_and_stop_an_existing_unit(units):
     assert (state["active_state"], state["sub_state"], state["main_pid"]) == \
         ("inactive", "dead", None), state
     assert sb.is_active(DEMO) == "inactive"
-    changes = [line["active_state"] for line in lines if line["op"] == "change"]
-    assert changes[0] == "active" and changes[-1] == "inactive", changes
+    changes = [line for line in lines if line["op"] == "change"]
+    assert changes[0]["active_state"] == "active", changes
+    assert changes[-1]["active_state"] == "inactive", changes
+    # States are reported whole: no "active" without a main PID, no "inactive" with one.
+    for change in changes:
+        if change["active_state"] == "active":
+            assert change["main_pid"] is not None, changes
+        if change["active_state"] in ("inactive", "failed"):
+            assert change["main_pid"] is None, changes
 
 
 def test_nonexistent_unit_gives_no_such_unit(units):

@@ -208,6 +208,8 @@ public final class UnitWatch {
     public private(set) var state: UnitState?
     private weak var owner: SystemdUnits?
     private let onChange: (UnitState) -> Void
+    /// MainPID from a Service signal, waiting for the Unit signal of the same transition.
+    private var pendingMainPID: UInt32??
     var match: BusMatch?
 
     init(unit: String, owner: SystemdUnits, onChange: @escaping (UnitState) -> Void) {
@@ -231,7 +233,10 @@ public final class UnitWatch {
     }
 
     /// PropertiesChanged(s interface, a{sv} changed, as invalidated). systemd sends every
-    /// emits-change property of the interface, so the states come together.
+    /// emits-change property of the interface, so the states come together. The Service
+    /// interface's signal (MainPID) comes just before the Unit one of the same transition: it
+    /// is folded in silently, and reported with the next Unit signal, so no half-updated state
+    /// ("active" without a PID, "inactive" with one) is ever reported.
     func propertiesChanged(_ message: BusMessage) {
         guard let interface = try? message.readString(),
               interface == SystemdBus.unit || interface == SystemdBus.service else { return }
@@ -254,6 +259,14 @@ public final class UnitWatch {
             try message.exit()
         } catch {
             return
+        }
+        if interface == SystemdBus.service {
+            pendingMainPID = .some(next.mainPID)
+            return
+        }
+        if let pid = pendingMainPID {
+            next.mainPID = pid
+            pendingMainPID = nil
         }
         // Until the first read answers, only a complete Unit signal says enough.
         if state == nil && (next.activeState.isEmpty || next.loadState.isEmpty) { return }
