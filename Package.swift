@@ -57,6 +57,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Test-only: runs SystemdUnits operations against a real systemd (Tests/System).
+        .executableTarget(
+            name: "znetd-bus-probe",
+            dependencies: ["ZnetdCore", "ZnetdConfig"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ZnetdConfigTests",
             dependencies: ["ZnetdConfig"],
