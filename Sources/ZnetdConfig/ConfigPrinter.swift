@@ -50,7 +50,7 @@ private func seconds(_ duration: Duration) -> String {
 /// `text` as a YAML double-quoted scalar (addresses: `[::1]:80` would otherwise start a flow
 /// sequence, and unix paths may hold any character). Characters YAML does not allow as they are,
 /// and line breaks, are written as escapes.
-private func doubleQuoted(_ text: String) -> String {
+func doubleQuoted(_ text: String) -> String {
     var quoted = "\""
     for scalar in text.unicodeScalars {
         switch scalar.value {
