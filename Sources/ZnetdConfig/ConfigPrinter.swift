@@ -23,7 +23,7 @@ extension Configuration {
 }
 
 extension ServiceConfig {
-    /// `name:` and the service's settings indented under it.
+    /// `name:` and the service's settings indented under it, its on-demand keys last.
     fileprivate var normalizedYAMLLines: [String] {
         let keepaliveText = keepalive.map {
             "{idle: \(seconds($0.idle)), interval: \(seconds($0.interval)), count: \($0.count)}"
@@ -35,7 +35,7 @@ extension ServiceConfig {
             "max_connections: \(maxConnections)",
             "keepalive: \(keepaliveText)",
             "log_connections: \(logConnections)",
-        ]
+        ] + (onDemand?.normalizedYAMLLines ?? [])
         // Service names are letters, digits, '_', '.' and '-': plain YAML scalars.
         return ["\(name):"] + settings.map { "  " + $0 }
     }
