@@ -34,6 +34,9 @@ struct ServiceSettings {
     /// `.some(nil)`: written as `false`.
     var keepalive: Keepalive??
     var logConnections: Bool?
+    /// For a service, every on-demand key it writes (its launcher too); for `defaults:`, those
+    /// it may set. Combined in `OnDemandResolution.swift`, not by ``filling(from:)``.
+    var onDemand = OnDemandSettings()
 
     /// What a service gets for a setting written nowhere.
     static let builtIn = ServiceSettings(
@@ -44,19 +47,25 @@ struct ServiceSettings {
         logConnections: false)
 
     /// These settings, with every setting not written here taken from `fallback`.
+    ///
+    /// On-demand keys merge the same way; this is for `defaults:` written in several files. A
+    /// service takes its on-demand defaults only where they apply to its launcher
+    /// (``ServiceDefinition/onDemand(defaults:errors:)``).
     func filling(from fallback: ServiceSettings) -> ServiceSettings {
         ServiceSettings(
             connectTimeout: connectTimeout ?? fallback.connectTimeout,
             idleTimeout: idleTimeout ?? fallback.idleTimeout,
             maxConnections: maxConnections ?? fallback.maxConnections,
             keepalive: keepalive ?? fallback.keepalive,
-            logConnections: logConnections ?? fallback.logConnections)
+            logConnections: logConnections ?? fallback.logConnections,
+            onDemand: onDemand.filling(from: fallback.onDemand))
     }
 }
 
 extension ServiceDefinition {
-    /// The service with `defaults` and then the built-in defaults applied; `nil` when incomplete.
-    func resolved(defaults: ServiceSettings) -> ServiceConfig? {
+    /// The service with `defaults` and then the built-in defaults applied, and `onDemand` (see
+    /// ``onDemand(defaults:errors:)``); `nil` when incomplete.
+    func resolved(defaults: ServiceSettings, onDemand: OnDemand?) -> ServiceConfig? {
         guard let target, !listen.isEmpty else { return nil }
         let settings = settings.filling(from: defaults).filling(from: .builtIn)
         return ServiceConfig(
@@ -68,6 +77,7 @@ extension ServiceDefinition {
             maxConnections: settings.maxConnections!,
             keepalive: settings.keepalive!,
             logConnections: settings.logConnections!,
+            onDemand: onDemand,
             location: location)
     }
 }

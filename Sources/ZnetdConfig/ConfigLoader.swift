@@ -43,8 +43,9 @@ public enum ConfigLoader {
     }
 
     /// Merges decoded inputs (see ``load(files:)``) and checks what only the whole can show (a
-    /// service defined twice, listen addresses used twice). Throws every problem, input by input
-    /// and in order of line and column within each.
+    /// service defined twice, listen addresses used twice, on-demand keys against `defaults:`,
+    /// transient units used twice). Throws every problem, input by input and in order of line and
+    /// column within each.
     static func merge(_ files: [DecodedFile]) throws(ConfigErrors) -> Configuration {
         var configuration = Configuration()
         var defaults = ServiceSettings()
@@ -68,6 +69,9 @@ public enum ConfigLoader {
             }
         }
         mergeErrors += listenConflicts(services)
+        mergeErrors += defaults.onDemand.defaultsClashes
+        let onDemands = services.map { $0.onDemand(defaults: defaults.onDemand, errors: &mergeErrors) }
+        mergeErrors += transientUnitConflicts(Array(zip(services, onDemands)))
 
         var errors: [ConfigError] = []
         for (index, file) in files.enumerated() {
@@ -76,8 +80,8 @@ public enum ConfigLoader {
             errors += inLineOrder(file.errors + (isFirst ? mergeErrors.filter { $0.location?.file == file.name } : []))
         }
         guard errors.isEmpty else { throw ConfigErrors(errors) }
-        configuration.services = services
-            .compactMap { $0.resolved(defaults: defaults) }
+        configuration.services = zip(services, onDemands)
+            .compactMap { $0.resolved(defaults: defaults, onDemand: $1) }
             .sorted { $0.name < $1.name }
         return configuration
     }
@@ -97,6 +101,27 @@ public enum ConfigLoader {
                 }
                 earlier.append((listen, service.name))
             }
+        }
+        return errors
+    }
+
+    /// A problem for each transient unit name already used by a service written before it: two
+    /// services cannot start one unit.
+    private static func transientUnitConflicts(_ services: [(ServiceDefinition, OnDemand?)]) -> [ConfigError] {
+        var errors: [ConfigError] = []
+        var earlier: [(unit: String, service: String, location: SourceLocation)] = []
+        for (service, onDemand) in services {
+            guard case .transientUnit(let unit, _, _)? = onDemand?.launcher else { continue }
+            // Where the name comes from: `unit_name`, or the service's name.
+            let written = service.settings.onDemand.written["unit_name"]
+            let location = written?.value.location ?? service.location
+            if let other = earlier.first(where: { $0.unit == unit }) {
+                errors.append(ConfigError(
+                    location: location, keyPath: written?.path ?? "services".keyPath(appending: service.name),
+                    message: "transient unit '\(unit)' is also the unit of service '\(other.service)' "
+                        + "at \(other.location); give each service its own unit_name"))
+            }
+            earlier.append((unit, service.name, location))
         }
         return errors
     }

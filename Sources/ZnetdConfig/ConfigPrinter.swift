@@ -23,7 +23,7 @@ extension Configuration {
 }
 
 extension ServiceConfig {
-    /// `name:` and the service's settings indented under it.
+    /// `name:` and the service's settings indented under it, its on-demand keys last.
     fileprivate var normalizedYAMLLines: [String] {
         let keepaliveText = keepalive.map {
             "{idle: \(seconds($0.idle)), interval: \(seconds($0.interval)), count: \($0.count)}"
@@ -35,7 +35,7 @@ extension ServiceConfig {
             "max_connections: \(maxConnections)",
             "keepalive: \(keepaliveText)",
             "log_connections: \(logConnections)",
-        ]
+        ] + (onDemand?.normalizedYAMLLines ?? [])
         // Service names are letters, digits, '_', '.' and '-': plain YAML scalars.
         return ["\(name):"] + settings.map { "  " + $0 }
     }
@@ -50,7 +50,7 @@ private func seconds(_ duration: Duration) -> String {
 /// `text` as a YAML double-quoted scalar (addresses: `[::1]:80` would otherwise start a flow
 /// sequence, and unix paths may hold any character). Characters YAML does not allow as they are,
 /// and line breaks, are written as escapes.
-private func doubleQuoted(_ text: String) -> String {
+func doubleQuoted(_ text: String) -> String {
     var quoted = "\""
     for scalar in text.unicodeScalars {
         switch scalar.value {

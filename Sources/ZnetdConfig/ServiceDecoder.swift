@@ -4,7 +4,9 @@ extension SchemaDecoder {
     static let settingKeys = ["connect_timeout", "idle_timeout", "max_connections", "keepalive", "log_connections"]
     /// Keys only a service itself may set.
     static let addressKeys = ["listen", "target"]
-    static let serviceKeys = addressKeys + settingKeys
+    static let serviceKeys = addressKeys + settingKeys + onDemandKeys
+    /// Keys `defaults:` may set: the settings, and the on-demand keys that do not define a launcher.
+    static let defaultsKeys = settingKeys + onDemandKeys.filter { !launcherKeys.contains($0) }
     static let keepaliveKeys = ["idle", "interval", "count"]
 
     /// Service names become systemd unit names and `FileDescriptorName=` values.
@@ -23,11 +25,22 @@ extension SchemaDecoder {
     /// `defaults:`: settings for every service that does not write them itself.
     mutating func defaults(_ node: YAMLNode, path: String) -> ServiceSettings {
         var settings = ServiceSettings()
-        let valid = entries(of: node, path: path, validKeys: Self.settingKeys) { key in
-            Self.addressKeys.contains(key)
-                ? "'\(key)' cannot be set in defaults; every service needs its own" : nil
+        let valid = entries(of: node, path: path, validKeys: Self.defaultsKeys) { key in
+            if Self.addressKeys.contains(key) {
+                return "'\(key)' cannot be set in defaults; every service needs its own"
+            }
+            if Self.launcherKeys.contains(key) {
+                return "'\(key)' cannot be set in defaults; it defines one service's launcher"
+            }
+            return nil
         }
-        for entry in valid { setting(entry, into: &settings) }
+        for entry in valid {
+            if Self.onDemandKeys.contains(entry.key) {
+                onDemandSetting(entry, into: &settings.onDemand)
+            } else {
+                setting(entry, into: &settings)
+            }
+        }
         return settings
     }
 
@@ -48,10 +61,13 @@ extension SchemaDecoder {
             case "target":
                 sawTarget = true
                 service.target = target(field)
+            case _ where Self.onDemandKeys.contains(field.key):
+                onDemandSetting(field, into: &service.settings.onDemand)
             default:
                 setting(field, into: &service.settings)
             }
         }
+        finishCommand(&service.settings.onDemand)
         // A value that is not a mapping has been reported; missing keys would only add noise.
         guard entry.value.isMapping || entry.value.isNull else { return service }
         if !sawListen {

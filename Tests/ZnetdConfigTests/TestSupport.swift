@@ -14,6 +14,10 @@ func problems(_ yaml: String, file: String = "test.yaml") -> [String] {
 /// `yaml` with a service `web` whose listen and target are valid, followed by `lines` (each
 /// indented as a key of the service). The service starts on line 2, its extra keys on line 5.
 func webService(_ lines: String...) -> String {
+    webService(lines: lines)
+}
+
+func webService(lines: [String]) -> String {
     """
     services:
       web:
@@ -21,6 +25,17 @@ func webService(_ lines: String...) -> String {
         target: "127.0.0.1:9090"
 
     """ + lines.map { "    " + $0 + "\n" }.joined()
+}
+
+/// `webService` with the keys that make it a transient unit running `/usr/bin/app` on lines 5 and
+/// 6, followed by `lines` from line 7.
+func transientService(_ lines: String...) -> String {
+    webService(lines: ["launcher: transient-unit", "command: [/usr/bin/app]"] + lines)
+}
+
+/// The on-demand settings of service `web` in `yaml`.
+func webOnDemand(_ yaml: String) throws -> OnDemand? {
+    try ConfigLoader.parse(yaml: yaml, file: "test.yaml").service(named: "web")?.onDemand
 }
 
 extension Configuration {
