@@ -59,7 +59,7 @@ struct ConfigurationOptions: ParsableArguments {
     }
 
     /// Loads the configuration, or prints every error and exits 1 (also for an unknown --service).
-    func loadOrExit() throws -> Configuration {
+    func loadOrExit(askSystemd: Bool = false) throws -> Configuration {
         let configuration: Configuration
         do {
             configuration = try load()
@@ -72,7 +72,7 @@ struct ConfigurationOptions: ParsableArguments {
             printError("no such service in the configuration: \(unknown.joined(separator: ", "))")
             throw ExitCode(1)
         }
-        let problems = Preflight.problems(in: configuration)
+        let problems = Preflight.problems(in: configuration, askSystemd: askSystemd)
         guard problems.isEmpty else {
             printError(problems.joined(separator: "\n"))
             throw ExitCode(1)
@@ -128,7 +128,7 @@ extension ZnetdCommand {
         @OptionGroup var options: ConfigurationOptions
 
         func run() throws {
-            let configuration = try options.loadOrExit()
+            let configuration = try options.loadOrExit(askSystemd: true)
             let text = configuration.normalizedYAML()
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
         }

@@ -20,6 +20,8 @@ public final class Daemon: @unchecked Sendable {
     let control: EventLoop
     /// Reaps every child (backends and their orphaned descendants) on SIGCHLD.
     let reaper = ChildReaper()
+    /// systemd's units over D-Bus, connected on first use (only unit launchers need it).
+    private(set) lazy var systemdUnits = SystemdUnits(loop: control)
     private var workers: [Worker] = []
     private(set) var services: [String: ServiceRuntime] = [:]
     /// One per on-demand service.

@@ -14,8 +14,15 @@ extension Daemon {
             return HookLauncher(service: name, start: start, stop: stop, check: check,
                                 endpoints: { [unowned self] in services[name]!.snapshot.endpoints },
                                 reaper: reaper, loop: control)
-        case .transientUnit, .unit:
-            return UnavailableLauncher(kind: onDemand.launcher.kind)
+        case .unit(let unit):
+            return UnitLauncher(unit: unit, flavor: .existing, units: systemdUnits)
+        case .transientUnit(let unit, let command, var properties):
+            if case .notify = onDemand.readiness, !properties.contains(where: { $0.name == "Type" }) {
+                // Ready when systemd says so: the start job of a Type=notify unit ends at READY=1.
+                properties.append(UnitProperty(name: "Type", value: .string("notify")))
+            }
+            return UnitLauncher(unit: unit, flavor: .transient(command: command, properties: properties, service: name),
+                                units: systemdUnits)
         }
     }
 }
@@ -30,15 +37,4 @@ extension Launcher {
         case .hooks: "hooks"
         }
     }
-}
-
-/// Placeholder until the systemd unit launchers land.
-final class UnavailableLauncher: BackendLauncher {
-    let kind: String
-    var onExit: ((String) -> Void)?
-    init(kind: String) { self.kind = kind }
-    func start(environment: [String], _ started: @escaping (Result<Void, LaunchError>) -> Void) {
-        started(.failure(LaunchError("launcher not available")))
-    }
-    func stop(signal: StopSignal, timeout: Duration, _ stopped: @escaping () -> Void) { stopped() }
 }

@@ -6,7 +6,9 @@ public import ZnetdConfig
 /// know. `znetd check`, start-up and every reload run them.
 public enum Preflight {
     /// Problems, each naming the service and key; empty when all is well.
-    public static func problems(in configuration: Configuration) -> [String] {
+    /// `askSystemd` also asks systemd whether each `unit:` exists: a blocking D-Bus call of up
+    /// to a few seconds, for `znetd check` only, never in the daemon.
+    public static func problems(in configuration: Configuration, askSystemd: Bool = false) -> [String] {
         var problems: [String] = []
         for service in configuration.services {
             guard let onDemand = service.onDemand else { continue }
@@ -25,8 +27,12 @@ public enum Preflight {
                 check(start, "hooks.start")
                 if let stop { check(stop, "hooks.stop") }
                 if let probe { check(probe, "hooks.check") }
-            case .unit:
-                break
+            case .unit(let unit):
+                guard askSystemd else { break }
+                // Without a bus (not booted with systemd) there is nothing to ask: not an error.
+                if let state = try? SystemdUnits.loadState(of: unit), state != "loaded" {
+                    problems.append("\(place)services.\(service.name).unit: unknown unit \(unit) (systemd says its load state is '\(state)')")
+                }
             }
             if case .exec(let argv) = onDemand.readiness {
                 check(Command(argv: argv), "ready")
