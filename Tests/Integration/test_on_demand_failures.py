@@ -178,7 +178,7 @@ CHECK_CASES = {
     "missing executable": (
         {"command": ["/nonexistent/znetd-no-such-backend", "--serve"]},
         {"command": ["/bin/true", "--serve"]},
-        [r"cannot run|not found", r"znetd-no-such-backend"],
+        [r"cannot (run|execute)|not found|No such file", r"znetd-no-such-backend"],
     ),
     "unknown program name": (
         {"command": ["znetd-no-such-program-on-path"]},

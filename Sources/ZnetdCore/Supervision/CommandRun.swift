@@ -3,7 +3,7 @@ import ZnetdConfig
 
 /// Runs a command to completion without blocking the loop (hooks, exec readiness checks):
 /// spawn it, and learn its exit from the reaper. A run that outlives `timeout` is killed with
-/// its process group.
+/// its process group; one that ends in time keeps whatever it started.
 enum CommandRun {
     static func run(
         _ command: Command, identifier: String, reaper: ChildReaper, loop: EventLoop,
@@ -24,9 +24,8 @@ enum CommandRun {
             }
         }
         reaper.watch(child) { status in
+            // What it left running stays: a start hook exists to leave a backend behind.
             killer?.cancel()
-            // Whatever it left behind goes with it.
-            _ = try? child.signalGroup(SIGKILL)
             done(.success(status))
         }
     }

@@ -214,7 +214,8 @@ final class Supervisor: @unchecked Sendable {
         wakeCount += 1
         let microseconds = (control.now &- wakeStarted) / 1_000
         lastWake = (control.now, microseconds)
-        logger.notice("backend ready after \(formatDuration(.microseconds(Int64(microseconds))))",
+        let milliseconds = Double(microseconds / 100) / 10
+        logger.notice("backend ready after \(milliseconds) ms",
                       metadata: ["wake_usec": "\(microseconds)"])
         releaseHeld()
         if service.active.load(ordering: .relaxed) == 0 { becameIdle() }
@@ -319,8 +320,8 @@ final class Supervisor: @unchecked Sendable {
                 return
             }
             service.gate.close()
-            lastError = "backend \(why)"
-            logger.warning("backend \(why); the next connection starts it again")
+            lastError = "backend exited (\(why))"
+            logger.warning("backend exited (\(why)); the next connection starts it again")
             if service.gate.pending > 0 { wake(reason: "clients waiting") }
         case .stopping, .asleep, .backoff:
             break
