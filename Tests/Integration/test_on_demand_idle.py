@@ -94,6 +94,21 @@ def test_two_listen_addresses_share_one_backend(start_znetd, on_demand):
     assert daemon.alive()
 
 
+def test_min_uptime_defers_idle_stop(start_znetd, on_demand):
+    """``min_uptime: 2s`` with ``stop_after: 500ms``: a client that leaves at once
+    does not get the backend stopped before it has been up 2 s; it is stopped soon
+    after that."""
+    backend = on_demand.backend()
+    listen = f"127.0.0.1:{free_port()}"
+    start_znetd(config=service(backend, listen, stop_after="500ms", min_uptime="2s"),
+                ready=[listen])
+    pid, _ = ask_once(listen, "brief")
+    ready = backend.log.events("ready", pid)[0].time
+    stop = backend.log.wait_for("stop", pid, timeout=5)
+    uptime = stop.time - ready
+    assert 1.9 <= uptime <= 3.5, f"stopped {uptime:.2f}s after it became ready (min_uptime 2s)"
+
+
 def test_grandchild_killed_with_process_group(start_znetd, on_demand):
     """The stop signal goes to the backend's whole process group: the ``sleep 300``
     the backend spawned is gone after the idle stop too."""

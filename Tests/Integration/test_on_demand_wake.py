@@ -182,6 +182,40 @@ def test_slow_start_within_start_timeout(start_znetd, on_demand):
     assert backend.log.pids("start") == [pid]
 
 
+def test_wait_after_start_delays_release(start_znetd, on_demand):
+    """``wait_after_start: 1s``: the held client is let through about 1 s after the
+    backend became ready (it listens at once), not as soon as it accepts."""
+    backend = on_demand.backend()
+    listen = f"127.0.0.1:{free_port()}"
+    start_znetd(
+        config=on_demand_config({"app": {"listen": listen, "target": backend.addr,
+                                         "command": backend.argv, "wait_after_start": "1s"}}),
+        ready=[listen],
+    )
+    pid, _ = ask_once(listen, "settled")
+    served = backend.log.events("serve", pid)[0].time
+    listening = backend.log.events("listening", pid)[0].time
+    assert served - listening >= 0.9, \
+        f"served {served - listening:.2f}s after the backend listened (wait_after_start 1s)"
+
+
+def test_auto_start_without_a_client(start_znetd, on_demand):
+    """``auto_start: true``: the backend is started when znetd starts, before any
+    client, and the first client is served by that same process."""
+    backend = on_demand.backend()
+    listen = f"127.0.0.1:{free_port()}"
+    start_znetd(
+        config=on_demand_config({"app": {"listen": listen, "target": backend.addr,
+                                         "command": backend.argv, "auto_start": True}}),
+        ready=[listen],
+    )
+    started = backend.log.wait_for("ready", timeout=5)
+    assert backend.log.count("serve") == 0
+    pid, _ = ask_once(listen, "was it up?")
+    assert pid == started.pid
+    assert backend.log.count("start") == 1
+
+
 def test_ready_notify_waits_for_ready_1(start_znetd, on_demand):
     """``ready: notify``: the backend listens at once but sends READY=1 to its
     $NOTIFY_SOCKET (an abstract address) only 1 s later.  The held client is served

@@ -228,7 +228,10 @@ def main():
     socks = inherited_sockets() if args.listen_fds else [own_socket(args.port)]
     sel = selectors.DefaultSelector()
     for sock in socks:
-        sock.setblocking(False)
+        if not args.listen_fds:
+            # Inherited sockets keep their file status flags: they are shared with
+            # znetd, and a socket-activated server normally leaves them alone.
+            sock.setblocking(False)
         sel.register(sock, selectors.EVENT_READ)
     log("listening")
 
