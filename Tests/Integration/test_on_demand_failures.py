@@ -103,6 +103,30 @@ def test_crash_loop_refuses_clients_without_spinning(start_znetd, on_demand):
     daemon.wait_stderr(r"crashing on purpose", timeout=2)
 
 
+def test_crash_loop_ends_when_the_interval_has_passed(start_znetd, on_demand):
+    """``start_limit_burst: 2`` within 2 s: after the burst clients are refused, but once the
+    interval since the first start has passed the next client triggers a new start."""
+    backend = on_demand.backend("--crash")
+    listen = f"127.0.0.1:{free_port()}"
+    daemon = start_znetd(
+        config=service(backend, listen, start_limit_burst=2, start_limit_interval="2s",
+                       start_timeout="5s"),
+        ready=[listen],
+    )
+    first = time.monotonic()
+    for attempt in range(1, 3):
+        refused_by_znetd(listen, f"attempt {attempt}")
+        backend.log.wait_for("exit", count=attempt, timeout=3)
+        time.sleep(0.2)
+    refused_by_znetd(listen, "in the loop")
+    daemon.wait_stderr(r"crash loop", timeout=3)
+    assert backend.log.count("start") == 2, backend.log.text()
+
+    time.sleep(max(0.0, first + 2.3 - time.monotonic()))
+    refused_by_znetd(listen, "after the interval")
+    backend.log.wait_for("start", count=3, timeout=3)
+
+
 def test_max_pending_closes_the_surplus(start_znetd, on_demand):
     """``max_pending: 2`` while the backend takes 1.5 s to listen: of four clients the
     first two are held and served by one backend; the other two are closed at once
