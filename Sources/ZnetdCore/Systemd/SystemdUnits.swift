@@ -151,27 +151,28 @@ public final class SystemdUnits {
 
     // MARK: Existing units
 
-    /// StartUnit(name, "replace"); completes when the start job is done.
-    public func startUnit(name: String, completion: @escaping (Result<JobOutcome, UnitError>) -> Void) {
-        runJob(unit: name, build: { connection throws(UnitError) in
+    /// A Manager method taking (s name, s mode) in mode "replace": StartUnit, StopUnit.
+    private static func unitJobCall(_ member: String, _ name: String)
+        -> (BusConnection) throws(UnitError) -> BusMessage
+    {
+        { connection throws(UnitError) in
             let message = try connection.methodCall(
-                path: SystemdBus.managerPath, interface: SystemdBus.manager, member: "StartUnit")
+                path: SystemdBus.managerPath, interface: SystemdBus.manager, member: member)
             try message.append(name)
             try message.append("replace")
             return message
-        }, completion: completion)
+        }
+    }
+
+    /// StartUnit(name, "replace"); completes when the start job is done.
+    public func startUnit(name: String, completion: @escaping (Result<JobOutcome, UnitError>) -> Void) {
+        runJob(unit: name, build: Self.unitJobCall("StartUnit", name), completion: completion)
     }
 
     /// StopUnit(name, "replace"); completes when the stop job is done. A transient unit this
     /// object started with AddRef is released afterwards, so systemd collects it.
     public func stopUnit(name: String, completion: @escaping (Result<JobOutcome, UnitError>) -> Void) {
-        runJob(unit: name, build: { connection throws(UnitError) in
-            let message = try connection.methodCall(
-                path: SystemdBus.managerPath, interface: SystemdBus.manager, member: "StopUnit")
-            try message.append(name)
-            try message.append("replace")
-            return message
-        }, completion: { [weak self] result in
+        runJob(unit: name, build: Self.unitJobCall("StopUnit", name), completion: { [weak self] result in
             guard let self, self.referencedUnits.contains(name) else {
                 completion(result)
                 return
