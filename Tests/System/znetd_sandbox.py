@@ -556,7 +556,10 @@ class ZnetdDeployment:
             if not raw.strip():
                 continue
             e = {k: _decode_journal_value(v) for k, v in json.loads(raw).items()}
-            if e.get("_SYSTEMD_UNIT") not in units and e.get("UNIT") not in units:
+            # znetd's first lines can be filed under init.scope (logged before the forked
+            # process joined its cgroup), so its own identifier counts too.
+            if (e.get("_SYSTEMD_UNIT") not in units and e.get("UNIT") not in units
+                    and e.get("SYSLOG_IDENTIFIER") != "znetd"):
                 continue
             if int(e.get("PRIORITY", 6)) > 6:
                 continue

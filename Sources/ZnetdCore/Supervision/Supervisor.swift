@@ -38,6 +38,8 @@ final class Supervisor: @unchecked Sendable {
     private var recentStarts: [UInt64] = []
     private var backoffUntil: UInt64 = 0
     private var wakeWhenStopped = false
+    /// The stop under way was an idle stop (logged), not the clean-up of a failed wake-up.
+    private var stopWasAsked = false
     /// Hand-off services: take the listening sockets back from the loops / give them back.
     var pauseAccepting: (() -> Void)?
     var resumeAccepting: (() -> Void)?
@@ -71,10 +73,10 @@ final class Supervisor: @unchecked Sendable {
         launcher.adopt { [unowned self] found in
             if found {
                 logger.notice("backend already running; taking it over")
-                wakeStarted = control.now
-                state = .waking
-                generation += 1
-                becomeReady(generation)
+                state = .ready
+                readySince = control.now
+                releaseHeld()
+                if service.active.load(ordering: .relaxed) == 0 { becameIdle() }
             } else if settings.autoStart {
                 wake(reason: "auto_start")
             }
@@ -281,6 +283,7 @@ final class Supervisor: @unchecked Sendable {
     private func stop(reason: String?) {
         service.gate.close()
         state = .stopping
+        stopWasAsked = reason != nil
         generation += 1
         cancelTimers()
         if let reason { logger.info("stopping backend: \(reason)") }
@@ -290,7 +293,7 @@ final class Supervisor: @unchecked Sendable {
     private func stopped() {
         guard state == .stopping else { return }
         state = .asleep
-        logger.info("backend stopped")
+        if stopWasAsked { logger.info("backend stopped") }
         if wakeWhenStopped || service.gate.pending > 0 {
             wakeWhenStopped = false
             wake(reason: "clients arrived while it was stopping")

@@ -33,7 +33,7 @@ final class UnitLauncher: BackendLauncher {
                 follow()
                 started(.success(()))
             case .failure(let error):
-                started(.failure(LaunchError("\(error)")))
+                started(.failure(LaunchError(UnitLauncher.explain(error))))
             }
         }
         switch flavor {
@@ -69,6 +69,18 @@ final class UnitLauncher: BackendLauncher {
             running = true
             follow()
             found(true)
+        }
+    }
+
+    /// dbus-daemon drops a DynamicUser= client at Hello (PID 1 sets SYSTEMD_NSS_DYNAMIC_BYPASS
+    /// for it), which reads as a closed connection; say what to change.
+    static func explain(_ error: UnitError) -> String {
+        switch error.kind {
+        case .disconnected, .noBus:
+            return "\(error) (the system bus refused znetd: unit launchers need znetd to run as root "
+                + "without DynamicUser=, or as a user a polkit rule allows to manage units)"
+        default:
+            return "\(error)"
         }
     }
 
