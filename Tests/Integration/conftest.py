@@ -482,6 +482,20 @@ def _decode_proc_ip(hexaddr):
     return socket.inet_ntop(socket.AF_INET6, words)
 
 
+def _tcp_sockets_of(pid, state, inodes):
+    """``(proto, fields)`` of /proc/PID/net/tcp{,6} lines in ``state`` (hex, e.g. "0A" for
+    LISTEN, "01" for ESTABLISHED) whose inode is in ``inodes``."""
+    for proto in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{proto}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) >= 10 and fields[3] == state and int(fields[9]) in inodes:
+                yield proto, fields
+
+
 def listening_sockets(pid):
     """Listening sockets held by ``pid``: ``[(addr, fd_inode)]``.
 
@@ -490,22 +504,11 @@ def listening_sockets(pid):
     """
     mine = socket_inodes(pid)
     found = []
-    for proto in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/{pid}/net/{proto}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) < 10 or fields[3] != "0A":  # 0A = TCP_LISTEN
-                continue
-            inode = int(fields[9])
-            if inode not in mine:
-                continue
-            hexip, hexport = fields[1].split(":")
-            ip = _decode_proc_ip(hexip)
-            family = socket.AF_INET6 if proto == "tcp6" else socket.AF_INET
-            found.append((format_address(family, ip, int(hexport, 16)), inode))
+    for proto, fields in _tcp_sockets_of(pid, "0A", mine):  # 0A = TCP_LISTEN
+        hexip, hexport = fields[1].split(":")
+        ip = _decode_proc_ip(hexip)
+        family = socket.AF_INET6 if proto == "tcp6" else socket.AF_INET
+        found.append((format_address(family, ip, int(hexport, 16)), int(fields[9])))
     try:
         lines = Path(f"/proc/{pid}/net/unix").read_text().splitlines()[1:]
     except OSError:
@@ -1710,22 +1713,13 @@ def process_gone(pid, reaper=None):
 
 def established_tcp(pid):
     """``[(local, remote)]`` of the ESTABLISHED TCP connections ``pid`` holds."""
-    mine = socket_inodes(pid)
     found = []
-    for proto in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/{pid}/net/{proto}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if len(fields) < 10 or fields[3] != "01" or int(fields[9]) not in mine:
-                continue
-            ends = []
-            for end in fields[1:3]:
-                hexip, hexport = end.split(":")
-                ends.append(f"{_decode_proc_ip(hexip)}:{int(hexport, 16)}")
-            found.append(tuple(ends))
+    for _proto, fields in _tcp_sockets_of(pid, "01", socket_inodes(pid)):
+        ends = []
+        for end in fields[1:3]:
+            hexip, hexport = end.split(":")
+            ends.append(f"{_decode_proc_ip(hexip)}:{int(hexport, 16)}")
+        found.append(tuple(ends))
     return found
 
 
