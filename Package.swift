@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "znetd", targets: ["znetd"]),
         .library(name: "ZnetdCore", targets: ["ZnetdCore"]),
         .library(name: "ZnetdConfig", targets: ["ZnetdConfig"]),
+        .library(name: "ZnetdGenerator", targets: ["ZnetdGenerator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,6 +38,12 @@ let package = Package(
         .target(
             name: "ZnetdConfig",
             dependencies: ["CYAML"],
+            swiftSettings: swiftSettings
+        ),
+        // systemd units from a configuration (znetd-generator). Pure; no files.
+        .target(
+            name: "ZnetdGenerator",
+            dependencies: ["ZnetdConfig"],
             swiftSettings: swiftSettings
         ),
         // Everything that runs: systemd protocols, the data plane, the daemon.
@@ -66,6 +73,12 @@ let package = Package(
         .testTarget(
             name: "ZnetdConfigTests",
             dependencies: ["ZnetdConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ZnetdGeneratorTests",
+            dependencies: ["ZnetdGenerator", "ZnetdConfig"],
+            exclude: ["golden"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,295 @@
+public import ZnetdConfig
+
+/// One unit file to write: its file name (no directory) and its whole text.
+public struct GeneratedUnit: Sendable, Hashable {
+    public var name: String
+    public var text: String
+
+    public init(name: String, text: String) {
+        self.name = name
+        self.text = text
+    }
+}
+
+/// How the units are cut and what they run.
+public struct GeneratorOptions: Sendable, Hashable {
+    /// Which processes serve the services.
+    public enum Mode: Sendable, Hashable {
+        /// One `znetd-NAME.service` per service (the default): each service is isolated in its
+        /// own process, restarts on its own, gets the hardening its backend allows (only a
+        /// service with a unit launcher or a `user:` runs as root) and its own journal unit.
+        case perService
+        /// One `znetd.service` for all services, fed by one `znetd-NAME.socket` per service:
+        /// one process and one cgroup; its hardening is the loosest any service needs.
+        case shared
+    }
+
+    public var mode: Mode
+    /// The znetd binary in ExecStart=.
+    public var znetdPath: String
+    /// Each `--config` argument of ExecStart= (files or directories), in order.
+    public var configArguments: [String]
+    /// The configuration files read, for the header comment and SourcePath= (the first).
+    public var sourceFiles: [String]
+
+    public init(
+        mode: Mode = .perService,
+        znetdPath: String = "/usr/bin/znetd",
+        configArguments: [String] = ["/etc/znetd"],
+        sourceFiles: [String] = ["/etc/znetd/znetd.yaml"]
+    ) {
+        self.mode = mode
+        self.znetdPath = znetdPath
+        self.configArguments = configArguments
+        self.sourceFiles = sourceFiles
+    }
+}
+
+/// Turns a configuration into systemd units. Pure: reads no files, and the same input always
+/// gives the same units, sorted by file name.
+public func generateUnits(_ configuration: Configuration, options: GeneratorOptions = GeneratorOptions())
+    -> [GeneratedUnit]
+{
+    let services = configuration.services.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    var units: [GeneratedUnit] = []
+    switch options.mode {
+    case .perService:
+        for service in services {
+            let serviceUnit = "znetd-\(service.name).service"
+            let sockets = socketUnits(of: service, serviceUnit: serviceUnit, options: options)
+            units += sockets
+            units.append(serviceUnitFile(
+                name: serviceUnit, services: [service], sockets: sockets.map(\.name),
+                configuration: configuration, options: options))
+        }
+    case .shared:
+        guard !services.isEmpty else { return [] }
+        var sockets: [GeneratedUnit] = []
+        for service in services {
+            sockets += socketUnits(of: service, serviceUnit: "znetd.service", options: options)
+        }
+        units = sockets
+        units.append(serviceUnitFile(
+            name: "znetd.service", services: services, sockets: sockets.map(\.name),
+            configuration: configuration, options: options))
+    }
+    return units.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+}
+
+// MARK: - Sockets
+
+/// The socket units of one service. BindToDevice= applies to a whole socket unit, so the
+/// addresses of each `interface:` get a unit of their own (`znetd-NAME@IFACE.socket`) when the
+/// service also listens elsewhere; otherwise everything is in `znetd-NAME.socket`.
+func socketUnits(of service: ServiceConfig, serviceUnit: String, options: GeneratorOptions) -> [GeneratedUnit] {
+    var groups: [(device: String?, streams: [String])] = []
+    for address in service.listen {
+        let device: String?
+        let stream: String
+        switch address {
+        case .inet(nil, let port): device = nil; stream = "\(port)"
+        case .inet(let host?, let port):
+            device = nil
+            stream = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .unix(let path): device = nil; stream = path
+        case .interface(let name, let port): device = name; stream = "\(port)"
+        }
+        if let index = groups.firstIndex(where: { $0.device == device }) {
+            groups[index].streams.append(stream)
+        } else {
+            groups.append((device, [stream]))
+        }
+    }
+    groups.sort { ($0.device ?? "").utf8.lexicographicallyPrecedes(($1.device ?? "").utf8) }
+    return groups.map { group in
+        let unitName = groups.count == 1 || group.device == nil
+            ? "znetd-\(service.name).socket"
+            : "znetd-\(service.name)@\(SystemdSyntax.unitNameComponent(group.device!)).socket"
+        var text = header(options)
+        text += "[Unit]\n"
+        text += "Description=znetd listening sockets of service \(service.name)"
+        if let device = group.device, groups.count > 1 { text += " on \(SystemdSyntax.plain(device))" }
+        text += "\n"
+        text += "Documentation=man:znetd(8)\n"
+        text += sourcePath(options)
+        text += "\n[Socket]\n"
+        for stream in group.streams { text += "ListenStream=\(SystemdSyntax.plain(stream))\n" }
+        if let device = group.device { text += "BindToDevice=\(SystemdSyntax.plain(device))\n" }
+        text += "FileDescriptorName=\(service.name)\n"
+        text += "Service=\(serviceUnit)\n"
+        text += "NoDelay=yes\n"
+        text += "Backlog=4096\n"
+        text += "\n[Install]\nWantedBy=sockets.target\n"
+        return GeneratedUnit(name: unitName, text: text)
+    }
+}
+
+// MARK: - Service
+
+/// What the services of one znetd process ask of its sandbox.
+struct ServiceShape {
+    /// A unit or transient-unit launcher: znetd talks to systemd over the system bus.
+    var usesBus = false
+    /// A command with `user:` or `group:`: znetd changes its children's credentials.
+    var switchesUser = false
+    /// A process or hooks backend: it runs in znetd's cgroup and inherits its sandbox.
+    var runsChildren = false
+
+    init(_ services: [ServiceConfig]) {
+        for service in services {
+            guard let onDemand = service.onDemand else { continue }
+            switch onDemand.launcher {
+            case .process(let command):
+                runsChildren = true
+                note(command)
+            case .hooks(let start, let stop, let check):
+                runsChildren = true
+                for command in [start, stop, check].compactMap({ $0 }) { note(command) }
+            case .transientUnit:
+                // systemd, not znetd, runs the command as its user: still the bus shape.
+                usesBus = true
+            case .unit:
+                usesBus = true
+            }
+        }
+    }
+
+    private mutating func note(_ command: Command) {
+        if command.user != nil || command.group != nil { switchesUser = true }
+    }
+
+    var needsRoot: Bool { usesBus || switchesUser }
+}
+
+func serviceUnitFile(
+    name: String, services: [ServiceConfig], sockets: [String],
+    configuration: Configuration, options: GeneratorOptions
+) -> GeneratedUnit {
+    let shape = ServiceShape(services)
+    var text = header(options)
+    text += "[Unit]\n"
+    if options.mode == .shared {
+        text += "Description=znetd socket-activated proxy\n"
+    } else {
+        text += "Description=znetd proxy of service \(services[0].name)\n"
+    }
+    text += "Documentation=man:znetd(8) man:znetd.yaml(5)\n"
+    text += sourcePath(options)
+    text += "Requires=\(sockets.joined(separator: " "))\n"
+    text += "After=network.target \(sockets.joined(separator: " "))\n"
+
+    var exec = [options.znetdPath, "run"]
+    for argument in options.configArguments { exec += ["--config", argument] }
+    if options.mode == .perService { exec += ["--service", services[0].name] }
+
+    text += "\n[Service]\n"
+    text += "Type=notify\n"
+    text += "ExecStart=\(exec.map(SystemdSyntax.execWord).joined(separator: " "))\n"
+    text += "ExecReload=/bin/kill -HUP $MAINPID\n"
+    text += "# znetd pings from its event loops at half this interval; a stuck loop gets it restarted.\n"
+    text += "WatchdogSec=30s\n"
+    text += "# The watchdog ends a stuck znetd with SIGABRT: let systemd-coredump have it, not the Swift\n"
+    text += "# runtime's backtracer.\n"
+    text += "Environment=SWIFT_BACKTRACE=enable=no\n"
+    text += "TimeoutAbortSec=10s\n"
+    text += "Restart=on-failure\n"
+    text += "# Connections in flight get drain_timeout (\(SystemdSyntax.timeSpan(configuration.drainTimeout))) after SIGTERM.\n"
+    text += "TimeoutStopSec=\(SystemdSyntax.timeSpan(configuration.drainTimeout + .seconds(15)))\n"
+    text += "# Two descriptors per connection, plus pooled pipes.\n"
+    text += "LimitNOFILE=65536\n"
+    text += ipAddressLines(services, shape: shape)
+    text += "\n" + hardening(shape)
+    return GeneratedUnit(name: name, text: text)
+}
+
+/// IPAddressAllow=/IPAddressDeny= for the backend connections: only when every target is an IP
+/// literal (a hostname needs DNS, whose servers are not known here) and no backend runs in
+/// znetd's cgroup (it would inherit the filter).
+func ipAddressLines(_ services: [ServiceConfig], shape: ServiceShape) -> String {
+    var hosts: [String] = []
+    for service in services {
+        guard case .inet(let host, _) = service.target, SystemdSyntax.isIPLiteral(host) else { return "" }
+        if !hosts.contains(host) { hosts.append(host) }
+    }
+    if shape.runsChildren {
+        return "# No IPAddressAllow=/IPAddressDeny=: the backend runs in this unit's cgroup and would\n"
+            + "# inherit them.\n"
+    }
+    hosts.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    return "# Backend connections only to the configured targets.\n"
+        + "IPAddressDeny=any\n"
+        + "IPAddressAllow=localhost \(hosts.joined(separator: " "))\n"
+}
+
+func hardening(_ shape: ServiceShape) -> String {
+    var text = ""
+    if shape.needsRoot {
+        text += "# Hardening, root shape: "
+        if shape.usesBus {
+            text += "a unit or transient-unit launcher talks to systemd over D-Bus,\n"
+            text += "# which a dynamic user cannot use"
+            if shape.switchesUser { text += "; and a backend runs as another user (user:/group:)" }
+        } else {
+            text += "a backend runs as another user (user:/group:), which only root\n# can arrange"
+        }
+        text += ". So no DynamicUser= and no PrivateUsers= (it would hide root).\n"
+        text += "DynamicUser=no\n"
+        text += "User=root\n"
+    } else {
+        text += "# Hardening: a plain forwarder needs no privileges and no writable files.\n"
+        text += "DynamicUser=yes\n"
+    }
+    if shape.switchesUser {
+        text += "# Changing a backend's user and group, and signalling it afterwards.\n"
+        text += "CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_KILL\n"
+    } else {
+        text += "CapabilityBoundingSet=\n"
+    }
+    text += "NoNewPrivileges=yes\n"
+    text += "ProtectSystem=strict\n"
+    text += "ProtectHome=yes\n"
+    text += "PrivateTmp=yes\n"
+    text += "PrivateDevices=yes\n"
+    if !shape.needsRoot { text += "PrivateUsers=yes\n" }
+    text += "ProtectKernelTunables=yes\n"
+    text += "ProtectKernelModules=yes\n"
+    text += "ProtectKernelLogs=yes\n"
+    text += "ProtectControlGroups=yes\n"
+    text += "ProtectClock=yes\n"
+    text += "ProtectHostname=yes\n"
+    text += "ProtectProc=invisible\n"
+    text += "ProcSubset=pid\n"
+    text += "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\n"
+    text += "RestrictNamespaces=yes\n"
+    text += "RestrictRealtime=yes\n"
+    text += "RestrictSUIDSGID=yes\n"
+    text += "LockPersonality=yes\n"
+    if shape.runsChildren {
+        text += "# Not MemoryDenyWriteExecute=: the backend inherits it, and JIT runtimes need W+X memory.\n"
+        text += "# It inherits the rest too: give it ReadWritePaths= and the like in a drop-in.\n"
+    } else {
+        text += "MemoryDenyWriteExecute=yes\n"
+    }
+    text += "SystemCallArchitectures=native\n"
+    text += "SystemCallFilter=@system-service\n"
+    text += "SystemCallFilter=~@privileged @resources\n"
+    if shape.switchesUser { text += "SystemCallFilter=@setuid\n" }
+    text += "UMask=0077\n"
+    text += "DevicePolicy=closed\n"
+    return text
+}
+
+// MARK: - Common
+
+func header(_ options: GeneratorOptions) -> String {
+    var text = "# Automatically generated by znetd-generator\n"
+    if !options.sourceFiles.isEmpty {
+        text += "# Source: \(options.sourceFiles.joined(separator: " "))\n"
+    }
+    return text + "\n"
+}
+
+func sourcePath(_ options: GeneratorOptions) -> String {
+    guard let first = options.sourceFiles.first else { return "" }
+    return "SourcePath=\(SystemdSyntax.plain(first))\n"
+}
