@@ -46,3 +46,42 @@ import ZnetdConfig
     #expect(generateUnits(Configuration()).isEmpty)
     #expect(generateUnits(Configuration(), options: GeneratorOptions(mode: .shared)).isEmpty)
 }
+
+private func serviceText(_ yaml: String, _ unit: String, mode: GeneratorOptions.Mode = .perService) throws -> String {
+    let configuration = try ConfigLoader.parse(yaml: yaml, file: "/etc/znetd/znetd.yaml")
+    let units = generateUnits(configuration, options: GeneratorOptions(mode: mode))
+    return try #require(units.first { $0.name == unit }).text
+}
+
+@Test func transientUnitWithUserNeedsNoSetuid() throws {
+    // systemd runs the transient unit's command as its user; znetd only needs the bus.
+    let text = try serviceText("""
+        services:
+          batch:
+            listen: ":8081"
+            target: "127.0.0.1:9091"
+            launcher: transient-unit
+            command: ["/usr/local/bin/batch"]
+            user: nobody
+        """, "znetd-batch.service")
+    #expect(text.contains("DynamicUser=no\nUser=root\n"))
+    #expect(text.contains("CapabilityBoundingSet=\n"))
+    #expect(!text.contains("@setuid"))
+    #expect(!text.contains("PrivateUsers=yes"))
+}
+
+@Test func sharedModeTakesTheLoosestShape() throws {
+    let text = try serviceText("""
+        services:
+          web:
+            listen: ":8080"
+            target: "127.0.0.1:9090"
+          db:
+            listen: ":5433"
+            target: "db.internal:5432"
+            unit: postgresql.service
+        """, "znetd.service", mode: .shared)
+    #expect(text.contains("DynamicUser=no\nUser=root\n"))
+    #expect(!text.contains("IPAddressDeny="))  // one hostname target: no IP lists for anyone
+    #expect(text.contains("ExecStart=/usr/bin/znetd run --config /etc/znetd\n"))
+}
