@@ -4,10 +4,14 @@ public import ZnetdConfig
 public struct GeneratedUnit: Sendable, Hashable {
     public var name: String
     public var text: String
+    /// Targets that want this unit (its [Install] WantedBy=): a generator enables a unit with a
+    /// `TARGET.wants/` symlink, since `systemctl enable` does not reach generated units.
+    public var wantedBy: [String]
 
-    public init(name: String, text: String) {
+    public init(name: String, text: String, wantedBy: [String] = []) {
         self.name = name
         self.text = text
+        self.wantedBy = wantedBy
     }
 }
 
@@ -120,7 +124,7 @@ func socketUnits(of service: ServiceConfig, serviceUnit: String, options: Genera
         text += "NoDelay=yes\n"
         text += "Backlog=4096\n"
         text += "\n[Install]\nWantedBy=sockets.target\n"
-        return GeneratedUnit(name: unitName, text: text)
+        return GeneratedUnit(name: unitName, text: text, wantedBy: ["sockets.target"])
     }
 }
 
