@@ -11,6 +11,7 @@ let package = Package(
     name: "znetd",
     products: [
         .executable(name: "znetd", targets: ["znetd"]),
+        .executable(name: "znetd-generator", targets: ["znetd-generator"]),
         .library(name: "ZnetdCore", targets: ["ZnetdCore"]),
         .library(name: "ZnetdConfig", targets: ["ZnetdConfig"]),
         .library(name: "ZnetdGenerator", targets: ["ZnetdGenerator"]),
@@ -62,6 +63,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The systemd generator: /etc/znetd to units, at boot and on daemon-reload.
+        .executableTarget(
+            name: "znetd-generator",
+            dependencies: ["ZnetdGenerator"],
             swiftSettings: swiftSettings
         ),
         // Test-only: runs SystemdUnits operations against a real systemd (Tests/System).
