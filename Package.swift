@@ -60,6 +60,7 @@ let package = Package(
             name: "znetd",
             dependencies: [
                 "ZnetdCore",
+                "ZnetdGenerator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -5,6 +5,7 @@ struct ConfigFileContents {
     var threads: Int??
     var drainTimeout: Duration?
     var pipeSize: Int?
+    var unitLayout: UnitLayout?
     var defaults = ServiceSettings()
     var services: [ServiceDefinition] = []
 }

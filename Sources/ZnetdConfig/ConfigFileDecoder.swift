@@ -1,6 +1,6 @@
 /// The schema of a configuration file's top level.
 extension SchemaDecoder {
-    static let topLevelKeys = ["threads", "drain_timeout", "pipe_size", "defaults", "services"]
+    static let topLevelKeys = ["threads", "drain_timeout", "pipe_size", "unit_layout", "defaults", "services"]
     static let pipeSizeRange = (4 << 10)...(64 << 20)
 
     /// Decodes one file's document (`nil`: the file holds none, which is an empty configuration).
@@ -26,6 +26,8 @@ extension SchemaDecoder {
                 contents.pipeSize = value(entry, expected: "a size from 4KiB to 64MiB, such as 65536, 64KiB or 1MiB") {
                     parseByteSize($0).flatMap { Self.pipeSizeRange.contains($0) ? $0 : nil }
                 }
+            case "unit_layout":
+                contents.unitLayout = value(entry, expected: "per-service or shared") { UnitLayout(rawValue: $0) }
             case "defaults":
                 contents.defaults = defaults(entry.value, path: entry.path)
             case "services":

@@ -1,19 +1,45 @@
 import Glibc
 
 extension ConfigLoader {
-    /// The default file list: `ROOT/znetd.yaml` if it exists, then the files `ROOT/conf.d/*.yaml`
-    /// sorted by name (byte order, as the C locale sorts them). ROOT defaults to `/etc/znetd`.
+    /// Where znetd looks for its configuration when no `--config` is given, most important
+    /// first, as systemd looks for units: the administrator's `/etc/znetd`, then `/run/znetd`
+    /// (written at run time, e.g. by a provisioning tool), then `/usr/lib/znetd` (shipped by
+    /// packages). The daemon and the generator read the same files.
+    public static let searchDirectories = ["/etc/znetd", "/run/znetd", "/usr/lib/znetd"]
+
+    /// The default file list over several directories, most important first: `znetd.yaml` from
+    /// the first directory that has one, then every `conf.d/*.yaml` name found in any of them,
+    /// sorted by name (byte order, as the C locale sorts), each taken from the most important
+    /// directory that has it. So `/etc/znetd/conf.d/web.yaml` replaces a package's
+    /// `/usr/lib/znetd/conf.d/web.yaml`, and a symlink to `/dev/null` (or an empty file) there
+    /// masks it, as with systemd's drop-ins.
     ///
-    /// Hidden files and directories are skipped. A missing root or `conf.d` just contributes
-    /// nothing: an installation without configuration runs no services.
-    public static func defaultFiles(root: String = "/etc/znetd") -> [String] {
+    /// Masking files are left out of the list: an empty file configures nothing anyway, and
+    /// `/dev/null` says so on purpose. Hidden names are skipped; missing directories contribute
+    /// nothing, so an installation without configuration runs no services.
+    public static func defaultFiles(directories: [String] = searchDirectories) -> [String] {
+        var files: [String] = []
+        if let main = directories.lazy.map({ joinPath($0, "znetd.yaml") }).first(where: { fileType($0) != nil }),
+            !isMask(main)
+        {
+            files.append(main)
+        }
+        var chosen: [String: String] = [:]
+        for directory in directories.reversed() {  // the more important directory wins
+            for (name, path) in dropIns(of: directory) { chosen[name] = path }
+        }
+        let names = chosen.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        files += names.compactMap { name in chosen[name].flatMap { isMask($0) ? nil : $0 } }
+        return files
+    }
+
+    /// The files of one directory alone: `ROOT/znetd.yaml` if it exists, then `ROOT/conf.d/*.yaml`
+    /// sorted by name. What `--config ROOT` reads.
+    public static func defaultFiles(root: String) -> [String] {
         let main = joinPath(root, "znetd.yaml")
-        let confD = joinPath(root, "conf.d")
-        let dropIns = directoryEntries(confD)
-            .filter { $0.hasSuffix(".yaml") && !$0.hasPrefix(".") }
-            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            .map { joinPath(confD, $0) }
-            .filter { fileType($0).map { $0 != S_IFDIR } ?? false }
+        let dropIns = dropIns(of: root)
+            .sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+            .map(\.path)
         return (fileType(main) != nil ? [main] : []) + dropIns
     }
 
@@ -22,6 +48,27 @@ extension ConfigLoader {
     /// not exist (so that loading it reports why).
     public static func files(forConfigArgument path: String) -> [String] {
         fileType(path) == S_IFDIR ? defaultFiles(root: path) : [path]
+    }
+}
+
+/// The `*.yaml` entries of `DIRECTORY/conf.d` that are not directories, unsorted.
+private func dropIns(of directory: String) -> [(name: String, path: String)] {
+    let confD = joinPath(directory, "conf.d")
+    return directoryEntries(confD)
+        .filter { $0.hasSuffix(".yaml") && !$0.hasPrefix(".") }
+        .map { ($0, joinPath(confD, $0)) }
+        .filter { fileType($0.1).map { $0 != S_IFDIR } ?? false }
+}
+
+/// A file that masks its namesakes in less important directories: `/dev/null` (by a symlink) or
+/// an empty regular file.
+private func isMask(_ path: String) -> Bool {
+    var status = stat()
+    guard stat(path, &status) == 0 else { return false }
+    switch status.st_mode & S_IFMT {
+    case S_IFCHR: return true  // /dev/null
+    case S_IFREG: return status.st_size == 0
+    default: return false
     }
 }
 

@@ -5,7 +5,7 @@
 public enum ConfigLoader {
     /// Reads and merges the given files in order.
     ///
-    /// Top-level scalars (`threads`, `drain_timeout`, `pipe_size`): a later file overrides an
+    /// Top-level scalars (`threads`, `drain_timeout`, `pipe_size`, `unit_layout`): a later file overrides an
     /// earlier one. `defaults:` mappings merge key by key (later wins). Services: the same name in
     /// two files is an error naming both places. No files, or files without services, make a
     /// valid empty configuration.
@@ -56,6 +56,7 @@ public enum ConfigLoader {
             if let threads = contents.threads { configuration.threads = threads }
             if let drainTimeout = contents.drainTimeout { configuration.drainTimeout = drainTimeout }
             if let pipeSize = contents.pipeSize { configuration.pipeSize = pipeSize }
+            if let unitLayout = contents.unitLayout { configuration.unitLayout = unitLayout }
             defaults = contents.defaults.filling(from: defaults)
             for service in contents.services {
                 if let first = services.first(where: { $0.name == service.name }) {

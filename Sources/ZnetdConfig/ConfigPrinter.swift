@@ -9,6 +9,7 @@ extension Configuration {
             "threads: \(threads.map(String.init) ?? "auto")",
             "drain_timeout: \(formatDuration(drainTimeout))",
             "pipe_size: \(formatByteSize(pipeSize))",
+            "unit_layout: \(unitLayout.rawValue)",
         ]
         if services.isEmpty {
             lines.append("services: {}")

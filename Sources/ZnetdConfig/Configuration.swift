@@ -11,6 +11,8 @@ public struct Configuration: Sendable, Hashable {
     public var drainTimeout: Duration
     /// Size asked of the kernel for each splice pipe (F_SETPIPE_SZ), in bytes.
     public var pipeSize: Int
+    /// How the generator cuts the services into systemd units; the daemon ignores it.
+    public var unitLayout: UnitLayout
 
     public static let defaultDrainTimeout: Duration = .seconds(30)
     public static let defaultPipeSize = 1 << 20
@@ -19,17 +21,30 @@ public struct Configuration: Sendable, Hashable {
         services: [ServiceConfig] = [],
         threads: Int? = nil,
         drainTimeout: Duration = Configuration.defaultDrainTimeout,
-        pipeSize: Int = Configuration.defaultPipeSize
+        pipeSize: Int = Configuration.defaultPipeSize,
+        unitLayout: UnitLayout = .perService
     ) {
         self.services = services
         self.threads = threads
         self.drainTimeout = drainTimeout
         self.pipeSize = pipeSize
+        self.unitLayout = unitLayout
     }
 
     public func service(named name: String) -> ServiceConfig? {
         services.first { $0.name == name }
     }
+}
+
+/// Which znetd processes serve the services, when the generator writes their units.
+public enum UnitLayout: String, Sendable, Hashable, CaseIterable {
+    /// One `znetd-NAME.service` per service (the default): each service is isolated in its own
+    /// process, restarts on its own, gets the hardening its backend allows and its own journal
+    /// unit.
+    case perService = "per-service"
+    /// One `znetd.service` for all services, fed by one `znetd-NAME.socket` per service: one
+    /// process and one cgroup (less memory), hardened as loosely as the neediest service needs.
+    case shared
 }
 
 /// One named service: where clients connect and where their bytes go.

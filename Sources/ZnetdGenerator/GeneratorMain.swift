@@ -1,22 +1,24 @@
 import Glibc
-import ZnetdConfig
+public import ZnetdConfig
 
 /// What the `znetd-generator` executable does, as systemd runs it:
-/// `znetd-generator NORMAL_DIR [EARLY_DIR LATE_DIR]`. Reads the configuration under `root`
-/// (`/etc/znetd`: `znetd.yaml` and `conf.d/*.yaml`), writes the per-service units into
-/// NORMAL_DIR and returns the exit status. A configuration with errors writes nothing and fails
+/// `znetd-generator NORMAL_DIR [EARLY_DIR LATE_DIR]`. Reads the configuration from
+/// `directories` (znetd's search path: `znetd.yaml` and `conf.d/*.yaml` of /etc/znetd, /run/znetd
+/// and /usr/lib/znetd, the first overriding the others), writes the units into NORMAL_DIR and
+/// returns the exit status. A configuration with errors writes nothing and fails
 /// (each error logged); no configuration writes nothing and succeeds.
 ///
 /// `log` gets each line to report; the executable sends it to /dev/kmsg (stderr without it).
 public func runGenerator(
-    arguments: [String], root: String = "/etc/znetd", options base: GeneratorOptions = GeneratorOptions(),
+    arguments: [String], directories: [String] = ConfigLoader.searchDirectories,
+    options base: GeneratorOptions = GeneratorOptions(),
     log: (String) -> Void
 ) -> Int32 {
     guard arguments.count == 1 || arguments.count == 3 else {
         log("usage: znetd-generator NORMAL_DIR [EARLY_DIR LATE_DIR]")
         return 1
     }
-    let files = ConfigLoader.defaultFiles(root: root)
+    let files = ConfigLoader.defaultFiles(directories: directories)
     let configuration: Configuration
     do {
         configuration = try ConfigLoader.load(files: files)
@@ -26,7 +28,10 @@ public func runGenerator(
         return 1
     }
     var options = base
-    options.configArguments = [root]
+    if directories != ConfigLoader.searchDirectories {
+        // Not znetd's own search path: the units must name what they were generated from.
+        options.configArguments = directories
+    }
     options.sourceFiles = files
     do {
         try writeUnits(generateUnits(configuration, options: options), to: arguments[0])

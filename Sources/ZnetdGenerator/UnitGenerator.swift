@@ -17,29 +17,20 @@ public struct GeneratedUnit: Sendable, Hashable {
 
 /// How the units are cut and what they run.
 public struct GeneratorOptions: Sendable, Hashable {
-    /// Which processes serve the services.
-    public enum Mode: Sendable, Hashable {
-        /// One `znetd-NAME.service` per service (the default): each service is isolated in its
-        /// own process, restarts on its own, gets the hardening its backend allows (only a
-        /// service with a unit launcher or a `user:` runs as root) and its own journal unit.
-        case perService
-        /// One `znetd.service` for all services, fed by one `znetd-NAME.socket` per service:
-        /// one process and one cgroup; its hardening is the loosest any service needs.
-        case shared
-    }
-
-    public var mode: Mode
+    /// Which processes serve the services; `nil`: the configuration's `unit_layout`.
+    public var mode: UnitLayout?
     /// The znetd binary in ExecStart=.
     public var znetdPath: String
-    /// Each `--config` argument of ExecStart= (files or directories), in order.
+    /// Each `--config` argument of ExecStart= (files or directories), in order; none: znetd's
+    /// own search path (/etc/znetd, /run/znetd, /usr/lib/znetd), which the generator reads too.
     public var configArguments: [String]
     /// The configuration files read, for the header comment and SourcePath= (the first).
     public var sourceFiles: [String]
 
     public init(
-        mode: Mode = .perService,
+        mode: UnitLayout? = nil,
         znetdPath: String = "/usr/bin/znetd",
-        configArguments: [String] = ["/etc/znetd"],
+        configArguments: [String] = [],
         sourceFiles: [String] = ["/etc/znetd/znetd.yaml"]
     ) {
         self.mode = mode
@@ -56,7 +47,7 @@ public func generateUnits(_ configuration: Configuration, options: GeneratorOpti
 {
     let services = configuration.services.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     var units: [GeneratedUnit] = []
-    switch options.mode {
+    switch options.mode ?? configuration.unitLayout {
     case .perService:
         for service in services {
             let serviceUnit = "znetd-\(service.name).service"
@@ -115,7 +106,7 @@ func socketUnits(of service: ServiceConfig, serviceUnit: String, options: Genera
         if let device = group.device, groups.count > 1 { text += " on \(SystemdSyntax.plain(device))" }
         text += "\n"
         text += "Documentation=man:znetd(8)\n"
-        text += sourcePath(options)
+        text += sourcePath(of: [service], options)
         text += "\n[Socket]\n"
         for stream in group.streams { text += "ListenStream=\(SystemdSyntax.plain(stream))\n" }
         if let device = group.device { text += "BindToDevice=\(SystemdSyntax.plain(device))\n" }
@@ -177,19 +168,20 @@ func serviceUnitFile(
     let shape = ServiceShape(services)
     var text = header(options)
     text += "[Unit]\n"
-    if options.mode == .shared {
+    let layout = options.mode ?? configuration.unitLayout
+    if layout == .shared {
         text += "Description=znetd socket-activated proxy\n"
     } else {
         text += "Description=znetd proxy of service \(services[0].name)\n"
     }
     text += "Documentation=man:znetd(8) man:znetd.yaml(5)\n"
-    text += sourcePath(options)
+    text += sourcePath(of: services, options)
     text += "Requires=\(sockets.joined(separator: " "))\n"
     text += "After=network.target \(sockets.joined(separator: " "))\n"
 
     var exec = [options.znetdPath, "run"]
     for argument in options.configArguments { exec += ["--config", argument] }
-    if options.mode == .perService { exec += ["--service", services[0].name] }
+    if layout == .perService { exec += ["--service", services[0].name] }
 
     text += "\n[Service]\n"
     text += "Type=notify\n"
@@ -298,7 +290,10 @@ func header(_ options: GeneratorOptions) -> String {
     return text + "\n"
 }
 
-func sourcePath(_ options: GeneratorOptions) -> String {
-    guard let first = options.sourceFiles.first else { return "" }
-    return "SourcePath=\(SystemdSyntax.plain(first))\n"
+/// SourcePath=: the file that defines the service (so `systemctl status` points at it), or the
+/// first configuration file for a unit of several services.
+func sourcePath(of services: [ServiceConfig], _ options: GeneratorOptions) -> String {
+    let file = services.count == 1 ? services[0].location?.file : nil
+    guard let path = file ?? options.sourceFiles.first else { return "" }
+    return "SourcePath=\(SystemdSyntax.plain(path))\n"
 }

@@ -3,6 +3,7 @@ import Glibc
 public import Logging
 import ZnetdConfig
 import ZnetdCore
+import ZnetdGenerator
 
 @main
 struct ZnetdCommand: ParsableCommand {
@@ -14,7 +15,7 @@ struct ZnetdCommand: ParsableCommand {
             socket activation) to backends, zero-copy with splice(2). See znetd(8) and znetd.yaml(5).
             """,
         version: ZnetdVersion.string,
-        subcommands: [Run.self, Check.self, Version.self],
+        subcommands: [Run.self, Check.self, Generate.self, Version.self],
         defaultSubcommand: Run.self
     )
 }
@@ -134,6 +135,66 @@ extension ZnetdCommand {
         }
     }
 
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the systemd units for the configuration into a directory (what znetd-generator does at boot).",
+            discussion: """
+                For static units: write them to /etc/systemd/system and enable the sockets, or \
+                review them first. Units are replaced, nothing else in the directory is touched; \
+                each socket gets a sockets.target.wants/ link. The units run znetd with the same \
+                --config arguments, so reloads read the same files.
+                """)
+
+        @Option(name: .customLong("config"),
+                help: ArgumentHelp("A configuration file or directory (repeatable; default: /etc/znetd, /run/znetd and /usr/lib/znetd, as the generator reads them).",
+                                   valueName: "path"))
+        var configPaths: [String] = []
+
+        @Option(name: .customLong("output"),
+                help: ArgumentHelp("The directory the units are written to (created if missing).", valueName: "dir"))
+        var output: String
+
+        @Flag(help: ArgumentHelp("Override the configuration's unit_layout: one znetd.service for all services, or one per service."))
+        var layout: LayoutChoice?
+
+        @Option(name: .customLong("znetd-path"),
+                help: ArgumentHelp("The znetd binary the units run.", valueName: "path"))
+        var znetdPath = "/usr/bin/znetd"
+
+        enum LayoutChoice: String, EnumerableFlag {
+            case shared, perService
+        }
+
+        func run() throws {
+            let paths = configPaths.map(absolutePath)
+            let files = paths.isEmpty
+                ? ConfigLoader.defaultFiles()
+                : paths.flatMap { ConfigLoader.files(forConfigArgument: $0) }
+            let configuration: Configuration
+            do {
+                configuration = try ConfigLoader.load(files: files)
+            } catch {
+                printError("\(error)")
+                throw ExitCode(1)
+            }
+            let options = GeneratorOptions(
+                mode: layout.map { $0 == .shared ? .shared : .perService },
+                znetdPath: znetdPath, configArguments: paths, sourceFiles: files)
+            let units = generateUnits(configuration, options: options)
+            if mkdir(output, 0o755) != 0 && errno != EEXIST {
+                printError("cannot create '\(output)': \(String(cString: strerror(errno)))")
+                throw ExitCode(1)
+            }
+            do {
+                try writeUnits(units, to: output)
+            } catch {
+                printError("cannot write units: \(error)")
+                throw ExitCode(1)
+            }
+            for unit in units { print(output.hasSuffix("/") ? output + unit.name : output + "/" + unit.name) }
+        }
+    }
+
     struct Version: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print the version.")
 
@@ -150,4 +211,13 @@ func printError(_ text: String) {
     if !line.hasSuffix("\n") { line += "\n" }
     var bytes = Array(line.utf8)
     _ = bytes.withUnsafeMutableBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+/// `path` made absolute against the working directory: units run from `/`.
+func absolutePath(_ path: String) -> String {
+    if path.hasPrefix("/") { return path }
+    guard let cwd = getcwd(nil, 0) else { return path }
+    defer { free(cwd) }
+    let base = String(cString: cwd)
+    return (base.hasSuffix("/") ? base : base + "/") + (path.hasPrefix("./") ? String(path.dropFirst(2)) : path)
 }

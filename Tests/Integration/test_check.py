@@ -44,6 +44,7 @@ def valid_config(b_port):
     threads: 2
     drain_timeout: 1m30s
     pipe_size: 1MiB
+    unit_layout: per-service
     defaults:
       connect_timeout: 2s
     services:

@@ -183,3 +183,26 @@ private func problems(loading files: [String]) -> [String] {
     #expect(ConfigLoader.files(forConfigArgument: file) == [file])
     #expect(ConfigLoader.files(forConfigArgument: root.path + "/missing.yaml") == [root.path + "/missing.yaml"])
 }
+
+@Test func searchPathPrefersEtcThenRunThenUsrLib() throws {
+    let root = try TemporaryDirectory()
+    let etc = root.path + "/etc/znetd", run = root.path + "/run/znetd", lib = root.path + "/usr/lib/znetd"
+    _ = try root.write("usr/lib/znetd/znetd.yaml", "services: {}\n")
+    try root.write("run/znetd/znetd.yaml", "services: {}\n")
+    try root.write("usr/lib/znetd/conf.d/10-a.yaml", "services: {}\n")
+    try root.write("run/znetd/conf.d/10-a.yaml", "services: {}\n")   // replaces lib's 10-a
+    try root.write("etc/znetd/conf.d/20-b.yaml", "services: {}\n")
+    try root.write("usr/lib/znetd/conf.d/30-c.yaml", "services: {}\n")
+    try root.write("etc/znetd/conf.d/30-c.yaml", "")                   // empty: masks lib's 30-c
+    try root.write("usr/lib/znetd/conf.d/40-d.yaml", "services: {}\n")
+    try root.makeDirectory("run/znetd/conf.d")
+    #expect(symlink("/dev/null", run + "/conf.d/40-d.yaml") == 0)        // /dev/null: masks too
+    try root.write("usr/lib/znetd/conf.d/05-e.yaml", "services: {}\n")
+    #expect(ConfigLoader.defaultFiles(directories: [etc, run, lib]) == [
+        run + "/znetd.yaml", lib + "/conf.d/05-e.yaml", run + "/conf.d/10-a.yaml", etc + "/conf.d/20-b.yaml",
+    ])
+    // An empty /etc/znetd/znetd.yaml is the main file, and so masks the others.
+    try root.write("etc/znetd/znetd.yaml", "")
+    #expect(ConfigLoader.defaultFiles(directories: [etc, run, lib]).first == lib + "/conf.d/05-e.yaml")
+    #expect(ConfigLoader.defaultFiles(directories: [root.path + "/none"]).isEmpty)
+}

@@ -21,6 +21,7 @@ import ZnetdConfig
         threads: auto
         drain_timeout: 1m30s
         pipe_size: 1MiB
+        unit_layout: per-service
         services:
           api:
             listen:
@@ -49,7 +50,7 @@ import ZnetdConfig
 
 @Test func printsAnEmptyConfiguration() throws {
     let text = Configuration(threads: 3, pipeSize: 5000).normalizedYAML()
-    #expect(text == "threads: 3\ndrain_timeout: 30s\npipe_size: 5000\nservices: {}\n")
+    #expect(text == "threads: 3\ndrain_timeout: 30s\npipe_size: 5000\nunit_layout: per-service\nservices: {}\n")
     #expect(try ConfigLoader.parse(yaml: text, file: "printed.yaml") == Configuration(threads: 3, pipeSize: 5000))
 }
 

@@ -36,6 +36,7 @@ import ZnetdConfig
         threads: auto
         drain_timeout: 30s
         pipe_size: 1MiB
+        unit_layout: per-service
         services:
           app:
             listen:

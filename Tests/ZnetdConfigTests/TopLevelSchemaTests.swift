@@ -37,11 +37,19 @@ func readsThreads(text: String, threads: Int?) throws {
      "test.yaml:1:12: pipe_size: expected a size from 4KiB to 64MiB, such as 65536, 64KiB or 1MiB; found '1KiB'"),
     ("pipe_size: 65MiB",
      "test.yaml:1:12: pipe_size: expected a size from 4KiB to 64MiB, such as 65536, 64KiB or 1MiB; found '65MiB'"),
+    ("unit_layout: per_service",
+     "test.yaml:1:14: unit_layout: expected per-service or shared; found 'per_service'"),
     ("pipe_size: 1GB",
      "test.yaml:1:12: pipe_size: expected a size from 4KiB to 64MiB, such as 65536, 64KiB or 1MiB; found '1GB'"),
 ])
 func rejectsTopLevelValue(yaml: String, problem: String) {
     #expect(problems(yaml) == [problem])
+}
+
+@Test func readsUnitLayout() throws {
+    #expect(try ConfigLoader.parse(yaml: "", file: "test.yaml").unitLayout == .perService)
+    #expect(try ConfigLoader.parse(yaml: "unit_layout: shared", file: "test.yaml").unitLayout == .shared)
+    #expect(try ConfigLoader.parse(yaml: "unit_layout: per-service", file: "test.yaml").unitLayout == .perService)
 }
 
 @Test func acceptsPipeSizeLimits() throws {
@@ -54,7 +62,7 @@ func rejectsTopLevelValue(yaml: String, problem: String) {
     ("drain: 5s", "test.yaml:1:1: drain: unknown key 'drain'; did you mean 'drain_timeout'?"),
     ("service: {}", "test.yaml:1:1: service: unknown key 'service'; did you mean 'services'?"),
     ("version: 1",
-     "test.yaml:1:1: version: unknown key 'version'; valid keys are threads, drain_timeout, pipe_size, defaults, services"),
+     "test.yaml:1:1: version: unknown key 'version'; valid keys are threads, drain_timeout, pipe_size, unit_layout, defaults, services"),
     ("listen: \":80\"",
      "test.yaml:1:1: listen: unknown top-level key 'listen'; service settings go under services.NAME (or defaults for every service)"),
     ("- threads: 2", "test.yaml:1:1: expected a mapping; found a sequence"),

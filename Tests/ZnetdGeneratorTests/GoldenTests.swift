@@ -3,8 +3,8 @@ import Testing
 import ZnetdConfig
 import ZnetdGenerator
 
-/// Golden cases, as zram-generator tests its generator: `golden/NN-name/input/etc/znetd/` is a
-/// configuration tree, `golden/NN-name/expected/` the exact units it must give. An optional
+/// Golden cases, as zram-generator tests its generator: `golden/NN-name/input/` is a root
+/// directory with configuration under `etc/znetd/`, `run/znetd/` and `usr/lib/znetd/`, `golden/NN-name/expected/` the exact units it must give. An optional
 /// `golden/NN-name/options` holds generator options, one `key=value` a line (`mode=shared`).
 ///
 /// `ZNETD_UPDATE_GOLDEN=1 swift test --filter ZnetdGeneratorTests` rewrites the expected trees
@@ -23,11 +23,10 @@ private func goldenCases() -> [String] {
 private func generate(case name: String, znetdPath: String = "/usr/bin/znetd") throws -> [GeneratedUnit] {
     let caseDirectory = goldenDirectory + "/" + name
     let inputRoot = caseDirectory + "/input"
-    let files = ConfigLoader.defaultFiles(root: inputRoot + "/etc/znetd")
+    let files = ConfigLoader.defaultFiles(directories: ConfigLoader.searchDirectories.map { inputRoot + $0 })
     let configuration = try ConfigLoader.load(files: files)
     var options = GeneratorOptions(
         znetdPath: znetdPath,
-        configArguments: ["/etc/znetd"],
         sourceFiles: files.map { String($0.dropFirst(inputRoot.count)) })
     if let text = try? String(contentsOfFile: caseDirectory + "/options", encoding: .utf8) {
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
@@ -38,7 +37,12 @@ private func generate(case name: String, znetdPath: String = "/usr/bin/znetd") t
             }
         }
     }
-    return generateUnits(configuration, options: options)
+    // Services know the absolute file they came from: show it as the installed path.
+    return generateUnits(configuration, options: options).map { unit in
+        var unit = unit
+        unit.text = unit.text.replacingOccurrences(of: inputRoot, with: "")
+        return unit
+    }
 }
 
 /// A line-by-line diff, good enough to see what changed.

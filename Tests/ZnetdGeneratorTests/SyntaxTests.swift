@@ -47,7 +47,7 @@ import ZnetdConfig
     #expect(generateUnits(Configuration(), options: GeneratorOptions(mode: .shared)).isEmpty)
 }
 
-private func serviceText(_ yaml: String, _ unit: String, mode: GeneratorOptions.Mode = .perService) throws -> String {
+private func serviceText(_ yaml: String, _ unit: String, mode: UnitLayout = .perService) throws -> String {
     let configuration = try ConfigLoader.parse(yaml: yaml, file: "/etc/znetd/znetd.yaml")
     let units = generateUnits(configuration, options: GeneratorOptions(mode: mode))
     return try #require(units.first { $0.name == unit }).text
@@ -83,5 +83,6 @@ private func serviceText(_ yaml: String, _ unit: String, mode: GeneratorOptions.
         """, "znetd.service", mode: .shared)
     #expect(text.contains("DynamicUser=no\nUser=root\n"))
     #expect(!text.contains("IPAddressDeny="))  // one hostname target: no IP lists for anyone
-    #expect(text.contains("ExecStart=/usr/bin/znetd run --config /etc/znetd\n"))
+    // No --config: znetd reads the generator's search path itself.
+    #expect(text.contains("ExecStart=/usr/bin/znetd run\n"))
 }

@@ -39,7 +39,7 @@ import ZnetdGenerator
 
     var lines: [String] = []
     let status = runGenerator(arguments: [directory, directory, directory],
-                              root: golden + "/input/etc/znetd") { lines.append($0) }
+                              directories: [golden + "/input/etc/znetd"]) { lines.append($0) }
     #expect(status == 0)
     #expect(lines.isEmpty)
     let names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
@@ -57,7 +57,7 @@ import ZnetdGenerator
     try "services:\n  web:\n    listen: nowhere\n".write(toFile: root + "/znetd.yaml", atomically: true, encoding: .utf8)
 
     var lines: [String] = []
-    #expect(runGenerator(arguments: [root + "/out"], root: root) { lines.append($0) } == 1)
+    #expect(runGenerator(arguments: [root + "/out"], directories: [root]) { lines.append($0) } == 1)
     #expect(lines.last == "configuration has errors; no units written")
     #expect(lines.count >= 2)
     #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/out").isEmpty)
