@@ -10,13 +10,16 @@ public enum ConfigLoader {
     /// two files is an error naming both places. No files, or files without services, make a
     /// valid empty configuration.
     public static func load(files: [String]) throws(ConfigErrors) -> Configuration {
-        try merge(files.map { file in
-            do throws(ConfigError) {
-                return decode(try readConfigFile(file), file: file)
-            } catch {
-                return DecodedFile(name: file, contents: ConfigFileContents(), errors: [error])
-            }
-        })
+        try merge(files.map(decodeFile))
+    }
+
+    /// Reads and decodes one file; a file that cannot be read is one problem.
+    static func decodeFile(_ file: String) -> DecodedFile {
+        do throws(ConfigError) {
+            return decode(try readConfigFile(file), file: file)
+        } catch {
+            return DecodedFile(name: file, contents: ConfigFileContents(), errors: [error])
+        }
     }
 
     /// Parses one YAML text as if it were the file `file` (for tests and for `--config -`).

@@ -19,14 +19,18 @@ public func runGenerator(
         return 1
     }
     let files = ConfigLoader.defaultFiles(directories: directories)
-    let configuration: Configuration
+    // A broken file costs only its own services their units (their running sockets stay up
+    // until restarted); the rest are generated as usual.
+    let partial: PartialConfiguration
     do {
-        configuration = try ConfigLoader.load(files: files)
+        partial = try ConfigLoader.loadSkippingBrokenFiles(files: files)
     } catch {
         for problem in error.errors { log("\(problem)") }
         log("configuration has errors; no units written")
         return 1
     }
+    partial.warnings.forEach(log)
+    let configuration = partial.configuration
     var options = base
     if directories != ConfigLoader.searchDirectories {
         // Not znetd's own search path: the units must name what they were generated from.
@@ -39,5 +43,5 @@ public func runGenerator(
         log("cannot write units: \(error)")
         return 1
     }
-    return 0
+    return partial.skipped.isEmpty ? 0 : 1
 }

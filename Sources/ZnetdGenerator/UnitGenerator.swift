@@ -181,7 +181,9 @@ func serviceUnitFile(
 
     var exec = [options.znetdPath, "run"]
     for argument in options.configArguments { exec += ["--config", argument] }
-    if layout == .perService { exec += ["--service", services[0].name] }
+    // Each unit names its services: znetd then runs exactly those whose sockets the unit has,
+    // and leaves out a broken file of another service (see ConfigLoader.loadSkippingBrokenFiles).
+    for service in services { exec += ["--service", service.name] }
 
     text += "\n[Service]\n"
     text += "Type=notify\n"

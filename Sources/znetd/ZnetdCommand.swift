@@ -43,7 +43,11 @@ struct ConfigurationOptions: ParsableArguments {
     }
 
     /// Loads (or reloads) the configuration these options name.
-    func load() throws(ConfigErrors) -> Configuration {
+    ///
+    /// With `--service`, a file with errors that does not define one of those services is left
+    /// out, each of its problems passed to `warn`: a mistake in another service's file must not
+    /// stop (or, at a reload, freeze) this one. Without it every problem is fatal.
+    func load(warn: (String) -> Void) throws(ConfigErrors) -> Configuration {
         var configuration: Configuration
         if !proxies.isEmpty {
             configuration = try ConfigLoader.proxies(proxies)
@@ -51,7 +55,18 @@ struct ConfigurationOptions: ParsableArguments {
             let files = configPaths.isEmpty
                 ? ConfigLoader.defaultFiles()
                 : configPaths.flatMap { ConfigLoader.files(forConfigArgument: $0) }
-            configuration = try ConfigLoader.load(files: files)
+            if onlyServices.isEmpty {
+                configuration = try ConfigLoader.load(files: files)
+            } else {
+                let partial = try ConfigLoader.loadSkippingBrokenFiles(files: files)
+                let missing = onlyServices.contains { partial.configuration.service(named: $0) == nil }
+                if missing && !partial.skipped.isEmpty {
+                    // The service is probably in a broken file: its problems are the answer.
+                    throw ConfigErrors(partial.skipped.flatMap(\.errors))
+                }
+                partial.warnings.forEach(warn)
+                configuration = partial.configuration
+            }
         }
         if !onlyServices.isEmpty {
             configuration.services = configuration.services.filter { onlyServices.contains($0.name) }
@@ -60,10 +75,12 @@ struct ConfigurationOptions: ParsableArguments {
     }
 
     /// Loads the configuration, or prints every error and exits 1 (also for an unknown --service).
-    func loadOrExit(askSystemd: Bool = false) throws -> Configuration {
+    func loadOrExit(
+        askSystemd: Bool = false, warn: (String) -> Void = { printError("warning: \($0)") }
+    ) throws -> Configuration {
         let configuration: Configuration
         do {
-            configuration = try load()
+            configuration = try load(warn: warn)
         } catch {
             printError("\(error)")
             throw ExitCode(1)
@@ -105,14 +122,15 @@ extension ZnetdCommand {
             let level = logLevel
             LoggingSystem.bootstrap { _ in JournalLogHandler(level: level) }
             let logger = Logger(label: "znetd")
-            let configuration = try options.loadOrExit()
+            let configuration = try options.loadOrExit { logger.warning("\($0)") }
             if configuration.services.isEmpty {
                 logger.warning("the configuration has no services; waiting for a reload")
             }
             do {
                 let options = options
                 let daemon = try Daemon(configuration: configuration, threads: threads, logger: logger) {
-                    () throws(ConfigErrors) -> Configuration in try options.load()
+                    () throws(ConfigErrors) -> Configuration in
+                    try options.load { logger.warning("\($0)") }
                 }
                 try daemon.run()
             } catch {

@@ -83,6 +83,6 @@ private func serviceText(_ yaml: String, _ unit: String, mode: UnitLayout = .per
         """, "znetd.service", mode: .shared)
     #expect(text.contains("DynamicUser=no\nUser=root\n"))
     #expect(!text.contains("IPAddressDeny="))  // one hostname target: no IP lists for anyone
-    // No --config: znetd reads the generator's search path itself.
-    #expect(text.contains("ExecStart=/usr/bin/znetd run\n"))
+    // No --config: znetd reads the generator's search path itself; the unit names its services.
+    #expect(text.contains("ExecStart=/usr/bin/znetd run --service db --service web\n"))
 }
