@@ -1,20 +1,24 @@
-"""System tests: the shipped units/znetd.socket + units/znetd.service under a real systemd.
+"""System tests: znetd's units under a real systemd, twice over:
 
-One sandbox (systemd 252 as PID 1, private namespaces) serves the whole module; every test
-starts from ``znetd.baseline()`` (shipped units only, default config, znetd.service stopped,
-znetd.socket listening), so each one also runs alone (``-k``).
+* ``shipped``: units/znetd.socket + units/znetd.service copied verbatim;
+* ``generated``: no unit files, only znetd-generator, which turns /etc/znetd/znetd.yaml into
+  znetd-web.socket + znetd-web.service at ``systemctl daemon-reload`` (as the package installs
+  it).
 
-The units are copied verbatim from ``units/``.  Only the watchdog test adds a drop-in
-(ZNETD_DEBUG_STALL=1, WatchdogSec=2s), as the daemon's contract prescribes.
+Each deployment gets its own sandbox (systemd 252 as PID 1, private namespaces) for the
+module; every test starts from ``znetd.baseline()`` (default config, the service stopped, the
+socket listening), so each one also runs alone (``-k``).  Only the watchdog test adds a
+drop-in (ZNETD_DEBUG_STALL=1, WatchdogSec=2s), as the daemon's contract prescribes; on the
+generated units that drop-in also shows that ``systemctl edit`` works on them.
 """
 
 import re
 import time
 
-from znetd_sandbox import ZnetdDeployment, wait_until
+import pytest
 
-SERVICE = ZnetdDeployment.SERVICE
-SOCKET = ZnetdDeployment.SOCKET
+from znetd_sandbox import GeneratedDeployment, ZnetdDeployment, wait_until
+
 PORT = ZnetdDeployment.LISTEN_PORT
 GET_ID = b"GET /id.txt HTTP/1.0\r\nHost: sandbox\r\n\r\n"
 STATUS_RE = re.compile(r"^(\d+) services?, (\d+) connections?")
@@ -31,11 +35,28 @@ def flat(notifications):
     return [item for message in notifications for item in message]
 
 
+@pytest.fixture(scope="module", params=["shipped", "generated"])
+def znetd(request, znetd_bin, sandboxes):
+    """The deployment under test, in a sandbox of its own (both listen on the same port)."""
+    sb = sandboxes.boot()
+    try:
+        if request.param == "shipped":
+            deployment = ZnetdDeployment(sb, znetd_bin)
+        else:
+            deployment = GeneratedDeployment(sb, znetd_bin, znetd_bin.parent / "znetd-generator")
+        deployment.install()
+        yield deployment
+    finally:
+        sandboxes.stop(sb)
+
+
 def test_units_verify(znetd):
-    """systemd-analyze verify accepts both shipped units (man pages not installed here)."""
-    result = znetd.sandbox.exec("systemd-analyze", "verify", "--man=no",
-                                f"/etc/systemd/system/{SOCKET}",
-                                f"/etc/systemd/system/{SERVICE}")
+    """systemd-analyze verify accepts both units (man pages not installed here), wherever
+    systemd loaded them from (/etc/systemd/system, or the generator's directory)."""
+    paths = [znetd.sandbox.show(unit, "FragmentPath")["FragmentPath"]
+             for unit in (znetd.SOCKET, znetd.SERVICE)]
+    assert all(paths), paths
+    result = znetd.sandbox.exec("systemd-analyze", "verify", "--man=no", *paths)
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == "", f"systemd-analyze verify warned:\n{result.stderr}"
 
@@ -46,9 +67,9 @@ def test_socket_activation_starts_znetd_on_first_connection(znetd, report):
 
     # systemd, not znetd, owns the listening socket; znetd is not running yet.
     listeners = sb.listening(PORT)
-    assert listeners, f"nothing listens on :{PORT} after systemctl start {SOCKET}"
+    assert listeners, f"nothing listens on :{PORT} after systemctl start {znetd.SOCKET}"
     assert all('"systemd",pid=1,' in line for line in listeners), listeners
-    assert sb.is_active(SERVICE) == "inactive"
+    assert sb.is_active(znetd.SERVICE) == "inactive"
 
     mark = sb.journal_mark()
     started = time.monotonic()
@@ -64,9 +85,9 @@ def test_socket_activation_starts_znetd_on_first_connection(znetd, report):
     props = znetd.show("Type", "NRestarts", "TriggeredBy")
     assert props["Type"] == "notify"
     assert props["NRestarts"] == "0"
-    assert SOCKET in props["TriggeredBy"].split()
-    messages = sb.messages(SERVICE, after=mark)
-    assert any(m.startswith("Starting znetd.service") for m in messages), messages
+    assert znetd.SOCKET in props["TriggeredBy"].split()
+    messages = sb.messages(znetd.SERVICE, after=mark)
+    assert any(m.startswith(f"Starting {znetd.SERVICE}") for m in messages), messages
     notes = flat(znetd.notifications(after=mark))
     assert "READY=1" in notes, f"no READY=1 among the notifications {notes}"
 
@@ -101,7 +122,7 @@ def test_journal_connection_record(znetd):
     client_port = reply.local[1]
 
     def record():
-        for entry in sb.journal(SERVICE, "ZNETD_SERVICE=web"):
+        for entry in sb.journal(znetd.SERVICE, "ZNETD_SERVICE=web"):
             client = str(entry.get("ZNETD_CLIENT", ""))
             if client.endswith(f":{client_port}") and "ZNETD_BYTES_OUT" in entry:
                 return entry
@@ -113,7 +134,7 @@ def test_journal_connection_record(znetd):
         assert field in entry, f"{field} missing from {entry}"
     assert entry["SYSLOG_IDENTIFIER"] == "znetd"
     assert entry["_TRANSPORT"] == "journal", "not a native journal entry"
-    assert entry["_SYSTEMD_UNIT"] == SERVICE
+    assert entry["_SYSTEMD_UNIT"] == znetd.SERVICE
     assert entry["ZNETD_SERVICE"] == "web"
     assert "127.0.0.1" in entry["ZNETD_CLIENT"]
     assert entry["ZNETD_TARGET"] == "127.0.0.1:9090"
@@ -136,7 +157,7 @@ def test_status_text_counts_services_and_connections(znetd):
         # STATUS= is refreshed every second.
         wait_until(lambda: status_counts(znetd) == (1, 1), 4,
                    message="STATUS= to count the open connection")
-        status = sb.systemctl("status", SERVICE).stdout
+        status = sb.systemctl("status", znetd.SERVICE).stdout
         text = znetd.show("StatusText")["StatusText"]
         assert f'Status: "{text}"' in status, status
         assert hold.finish()["closed_by"] == "stdin"
@@ -152,7 +173,7 @@ def test_reload_switches_target_and_keeps_the_process(znetd):
 
     mark = sb.journal_mark()
     znetd.write_config(target_port=9091)
-    sb.systemctl("reload", SERVICE)
+    sb.systemctl("reload", znetd.SERVICE)
     wait_until(lambda: znetd.http_get().body == b"backend 9091\n", 5,
                message="new connections to reach the backend on 9091")
     bodies = [znetd.http_get().body for _ in range(5)]
@@ -177,7 +198,7 @@ def test_restart_refuses_no_connection(znetd, report):
         progress = lambda line: int(line.split()[1]) if line.startswith("progress") else 0
         loop.wait_for_line(lambda line: progress(line) >= 30, 10, "30 connections")
         restart_began = time.time()
-        sb.systemctl("restart", SERVICE)
+        sb.systemctl("restart", znetd.SERVICE)
         new_pid = znetd.wait_active(timeout=10)
         restart_done = time.time()
         at_restart = progress(loop.read_available())
@@ -213,7 +234,7 @@ def test_watchdog_restarts_a_stalled_znetd(znetd, report):
 
         mark = sb.journal_mark()
         stalled_at = time.monotonic()
-        sb.systemctl("kill", "--signal=SIGUSR2", SERVICE)
+        sb.systemctl("kill", "--signal=SIGUSR2", znetd.SERVICE)
 
         def restarted():
             props = znetd.show("MainPID", "ActiveState", "NRestarts")
@@ -223,14 +244,14 @@ def test_watchdog_restarts_a_stalled_znetd(znetd, report):
         try:
             wait_until(restarted, 10, interval=0.1, message="the watchdog to restart znetd")
         except AssertionError:
-            lines = "\n".join(sb.messages(SERVICE, after=mark)[-15:])
+            lines = "\n".join(sb.messages(znetd.SERVICE, after=mark)[-15:])
             raise AssertionError(
                 f"znetd (PID {pid}) not restarted within 10 s of SIGUSR2 with WatchdogSec=2s "
                 f"(state {znetd.show('ActiveState', 'SubState', 'MainPID')}); "
                 f"journal:\n{lines}") from None
         elapsed = time.monotonic() - stalled_at
 
-        messages = sb.messages(SERVICE, after=mark)
+        messages = sb.messages(znetd.SERVICE, after=mark)
         assert any("Watchdog timeout" in m for m in messages), messages
         assert any(f"Killing process {pid} (znetd) with signal SIGABRT" in m
                    for m in messages), messages
@@ -257,7 +278,7 @@ def test_stop_drains_then_exits_cleanly(znetd, report):
                    message="znetd to count the open connection")
         mark = sb.journal_mark()
         began, began_wall = time.monotonic(), time.time()
-        sb.systemctl("stop", SERVICE, timeout=60)
+        sb.systemctl("stop", znetd.SERVICE, timeout=60)
         took = time.monotonic() - began
         held = hold.finish(timeout=10)
 
@@ -275,15 +296,16 @@ def test_stop_drains_then_exits_cleanly(znetd, report):
         f"znetd did not exit with status 0: {props}"
     notes = flat(znetd.notifications(after=mark))
     assert "STOPPING=1" in notes, notes
-    assert sb.is_active(SOCKET) == "active", "the socket must stay with systemd"
+    assert sb.is_active(znetd.SOCKET) == "active", "the socket must stay with systemd"
     report(f"stop with 1 open connection took {took:.2f} s (drain_timeout 2s); znetd closed "
            f"the connection {closed_after:.2f} s after the stop began")
 
 
 def test_security_exposure(znetd, report):
-    result = znetd.sandbox.exec("systemd-analyze", "security", "--no-pager", SERVICE)
-    m = re.search(r"Overall exposure level for znetd\.service: (\d+(?:\.\d+)?)", result.stdout)
+    result = znetd.sandbox.exec("systemd-analyze", "security", "--no-pager", znetd.SERVICE)
+    m = re.search(rf"Overall exposure level for {re.escape(znetd.SERVICE)}: (\d+(?:\.\d+)?)",
+                  result.stdout)
     assert m, f"no score in systemd-analyze output:\n{result.stdout}\n{result.stderr}"
     score = float(m.group(1))
-    report(f"systemd-analyze security znetd.service: {score}")
+    report(f"systemd-analyze security {znetd.SERVICE}: {score}")
     assert score <= 2.0

@@ -470,8 +470,7 @@ class ZnetdDeployment:
     def install(self):
         sb = self.sandbox
         sb.copy_in(self.binary, "/usr/bin/znetd", mode=0o755)
-        for unit in (self.SERVICE, self.SOCKET):  # verbatim: the units are under test
-            sb.write(f"/etc/systemd/system/{unit}", (UNITS_DIR / unit).read_bytes())
+        self.install_units()
         sb.write(self.CONFIG, render_config())
         for port in self.BACKEND_PORTS:
             root = f"/srv/backend-{port}"
@@ -487,6 +486,10 @@ class ZnetdDeployment:
         sb.systemctl("daemon-reload")
         for port in self.BACKEND_PORTS:
             wait_until(lambda: sb.listening(port), 10, message=f"backend on {port}")
+
+    def install_units(self):
+        for unit in (self.SERVICE, self.SOCKET):  # verbatim: the units are under test
+            self.sandbox.write(f"/etc/systemd/system/{unit}", (UNITS_DIR / unit).read_bytes())
 
     @classmethod
     def big_body(cls):
@@ -544,11 +547,12 @@ class ZnetdDeployment:
     def show(self, *props):
         return self.sandbox.show(self.SERVICE, *props)
 
-    def journal_text(self, limit=60, units=(SERVICE, SOCKET)):
+    def journal_text(self, limit=60, units=None):
         """The last ``limit`` entries about ``units`` at info or above, as text lines.
 
         Filtered here rather than with journalctl's -u/-p/-n, whose combination in
         journalctl 252 sometimes printed nothing (see :meth:`Sandbox.journal`)."""
+        units = units or (self.SERVICE, self.SOCKET)
         out = self.sandbox.exec("journalctl", "--no-pager", "-o", "json", "-n", "3000",
                                 timeout=20).stdout
         lines = []
@@ -590,3 +594,30 @@ class ZnetdDeployment:
                 # systemd joins the assignments with ", "; STATUS= text may contain one too.
                 found.append(re.split(r", (?=[A-Z_]+=)", m.group(1)))
         return found
+
+
+class GeneratedDeployment(ZnetdDeployment):
+    """znetd installed as the package installs it: no unit files, only znetd-generator, which
+    turns /etc/znetd/znetd.yaml into znetd-web.socket and znetd-web.service at daemon-reload.
+
+    Everything :class:`ZnetdDeployment` offers works the same on the generated units."""
+
+    SERVICE = "znetd-web.service"
+    SOCKET = "znetd-web.socket"
+    DROPIN = "/etc/systemd/system/znetd-web.service.d/test.conf"
+    GENERATOR = "/usr/lib/systemd/system-generators/znetd-generator"
+    GENERATOR_DIR = "/run/systemd/generator"
+
+    def __init__(self, sandbox, binary, generator):
+        super().__init__(sandbox, binary)
+        self.generator = generator
+
+    def install_units(self):
+        self.sandbox.copy_in(self.generator, self.GENERATOR, mode=0o755)
+
+    def install(self):
+        super().install()
+        # daemon-reload ran the generator; the new socket is wanted by sockets.target, which
+        # is already active: starting it again starts what it now wants (at boot this is
+        # implicit).
+        self.sandbox.systemctl("start", "sockets.target")

@@ -79,6 +79,10 @@ final class Supervisor: @unchecked Sendable {
                 if service.active.load(ordering: .relaxed) == 0 { becameIdle() }
             } else if settings.autoStart {
                 wake(reason: "auto_start")
+            } else if service.gate.pending > 0 {
+                // Held before the hook was set, or while a slow adoption (a D-Bus round trip)
+                // kept the wake-up back: typically the connection that socket-activated znetd.
+                wake(reason: "first connection")
             }
         }
     }
