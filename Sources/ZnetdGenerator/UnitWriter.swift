@@ -14,7 +14,10 @@ public func writeUnits(_ units: [GeneratedUnit], to directory: String) throws(Un
     let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
     for unit in units {
         let path = base + "/" + unit.name
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // systemd hands a generator empty directories: create without truncating (measurably
+        // cheaper on tmpfs), and replace only when the file is there (`znetd generate`).
+        var fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        if fd < 0 && errno == EEXIST { fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC) }
         guard fd >= 0 else { throw failure(path) }
         let bytes = Array(unit.text.utf8)
         var written = 0
@@ -34,8 +37,12 @@ public func writeUnits(_ units: [GeneratedUnit], to directory: String) throws(Un
             let wants = base + "/" + target + ".wants"
             if mkdir(wants, 0o755) != 0 && errno != EEXIST { throw failure(wants) }
             let link = wants + "/" + unit.name
-            unlink(link)
-            guard symlink("../" + unit.name, link) == 0 else { throw failure(link) }
+            var linked = symlink("../" + unit.name, link) == 0
+            if !linked && errno == EEXIST {
+                unlink(link)
+                linked = symlink("../" + unit.name, link) == 0
+            }
+            guard linked else { throw failure(link) }
         }
     }
 }
