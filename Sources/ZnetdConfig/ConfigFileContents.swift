@@ -35,6 +35,11 @@ struct ServiceSettings {
     /// `.some(nil)`: written as `false`.
     var keepalive: Keepalive??
     var logConnections: Bool?
+    var backlog: Int?
+    var freeBind: Bool?
+    var reusePort: Bool?
+    var allow: [AddressPattern]?
+    var deny: [AddressPattern]?
     /// For a service, every on-demand key it writes (its launcher too); for `defaults:`, those
     /// it may set. Combined in `OnDemandResolution.swift`, not by ``filling(from:)``.
     var onDemand = OnDemandSettings()
@@ -45,7 +50,12 @@ struct ServiceSettings {
         idleTimeout: .some(nil),
         maxConnections: ServiceConfig.defaultMaxConnections,
         keepalive: .some(nil),
-        logConnections: false)
+        logConnections: false,
+        backlog: SocketOptions.defaultBacklog,
+        freeBind: false,
+        reusePort: false,
+        allow: [],
+        deny: [])
 
     /// These settings, with every setting not written here taken from `fallback`.
     ///
@@ -59,6 +69,11 @@ struct ServiceSettings {
             maxConnections: maxConnections ?? fallback.maxConnections,
             keepalive: keepalive ?? fallback.keepalive,
             logConnections: logConnections ?? fallback.logConnections,
+            backlog: backlog ?? fallback.backlog,
+            freeBind: freeBind ?? fallback.freeBind,
+            reusePort: reusePort ?? fallback.reusePort,
+            allow: allow ?? fallback.allow,
+            deny: deny ?? fallback.deny,
             onDemand: onDemand.filling(from: fallback.onDemand))
     }
 }
@@ -78,6 +93,9 @@ extension ServiceDefinition {
             maxConnections: settings.maxConnections!,
             keepalive: settings.keepalive!,
             logConnections: settings.logConnections!,
+            socketOptions: SocketOptions(
+                backlog: settings.backlog!, freeBind: settings.freeBind!, reusePort: settings.reusePort!),
+            clientAccess: ClientAccess(allow: settings.allow!, deny: settings.deny!),
             onDemand: onDemand,
             location: location)
     }

@@ -36,6 +36,11 @@ extension ServiceConfig {
             "max_connections: \(maxConnections)",
             "keepalive: \(keepaliveText)",
             "log_connections: \(logConnections)",
+            "backlog: \(socketOptions.backlog)",
+            "free_bind: \(socketOptions.freeBind)",
+            "reuse_port: \(socketOptions.reusePort)",
+            "allow: [\(clientAccess.allow.map { doubleQuoted($0.description) }.joined(separator: ", "))]",
+            "deny: [\(clientAccess.deny.map { doubleQuoted($0.description) }.joined(separator: ", "))]",
         ] + (onDemand?.normalizedYAMLLines ?? [])
         // Service names are letters, digits, '_', '.' and '-': plain YAML scalars.
         return ["\(name):"] + settings.map { "  " + $0 }

@@ -62,6 +62,10 @@ public struct ServiceConfig: Sendable, Hashable {
     public var keepalive: Keepalive?
     /// Log one record per finished connection (bytes, duration) at info level.
     public var logConnections: Bool
+    /// Listening-socket options (Backlog=, FreeBind=, ReusePort= in a generated .socket unit).
+    public var socketOptions: SocketOptions
+    /// Which client addresses may connect (IPAddressAllow=/IPAddressDeny= of the .socket unit).
+    public var clientAccess: ClientAccess
     /// Wake the backend on demand and stop it when idle; nil: plain forwarding.
     public var onDemand: OnDemand?
     /// Where the service is defined (its key under `services:`), for messages.
@@ -79,6 +83,8 @@ public struct ServiceConfig: Sendable, Hashable {
         maxConnections: Int = ServiceConfig.defaultMaxConnections,
         keepalive: Keepalive? = nil,
         logConnections: Bool = false,
+        socketOptions: SocketOptions = SocketOptions(),
+        clientAccess: ClientAccess = ClientAccess(),
         onDemand: OnDemand? = nil,
         location: SourceLocation? = nil
     ) {
@@ -90,6 +96,8 @@ public struct ServiceConfig: Sendable, Hashable {
         self.maxConnections = maxConnections
         self.keepalive = keepalive
         self.logConnections = logConnections
+        self.socketOptions = socketOptions
+        self.clientAccess = clientAccess
         self.onDemand = onDemand
         self.location = location
     }
@@ -100,6 +108,27 @@ public struct ServiceConfig: Sendable, Hashable {
         a.location = nil
         b.location = nil
         return a == b
+    }
+}
+
+/// Options of a service's listening sockets: applied when znetd binds them itself, and written
+/// into the generated `.socket` unit when systemd does.
+public struct SocketOptions: Sendable, Hashable {
+    /// listen(2) backlog: connections the kernel queues before znetd accepts them.
+    public var backlog: Int
+    /// IP_FREEBIND: bind to an address that is not (yet) configured on the host.
+    public var freeBind: Bool
+    /// SO_REUSEPORT: let another process bind the same address (and the kernel spread
+    /// connections between them).
+    public var reusePort: Bool
+
+    /// The kernel's own cap (net.core.somaxconn) since Linux 5.4, and systemd's default.
+    public static let defaultBacklog = 4096
+
+    public init(backlog: Int = SocketOptions.defaultBacklog, freeBind: Bool = false, reusePort: Bool = false) {
+        self.backlog = backlog
+        self.freeBind = freeBind
+        self.reusePort = reusePort
     }
 }
 

@@ -1,7 +1,10 @@
 /// The schema of `services:` and `defaults:`.
 extension SchemaDecoder {
     /// Keys a service may set, which `defaults:` may set for every service.
-    static let settingKeys = ["connect_timeout", "idle_timeout", "max_connections", "keepalive", "log_connections"]
+    static let settingKeys = [
+        "connect_timeout", "idle_timeout", "max_connections", "keepalive", "log_connections",
+        "backlog", "free_bind", "reuse_port", "allow", "deny",
+    ]
     /// Keys only a service itself may set.
     static let addressKeys = ["listen", "target"]
     static let serviceKeys = addressKeys + settingKeys + onDemandKeys
@@ -97,6 +100,16 @@ extension SchemaDecoder {
             settings.keepalive = keepalive(entry)
         case "log_connections":
             settings.logConnections = bool(entry)
+        case "backlog":
+            settings.backlog = integer(entry, in: 1...65535)
+        case "free_bind":
+            settings.freeBind = bool(entry)
+        case "reuse_port":
+            settings.reusePort = bool(entry)
+        case "allow":
+            settings.allow = addressPatterns(entry)
+        case "deny":
+            settings.deny = addressPatterns(entry)
         default:
             preconditionFailure("'\(entry.key)' is in settingKeys but has no decoder")
         }
@@ -144,6 +157,32 @@ extension SchemaDecoder {
             report(error.message, at: entry.value, path: entry.path)
             return nil
         }
+    }
+
+    /// `allow:`/`deny:`: one pattern or a list of them (an empty list is none).
+    private mutating func addressPatterns(_ entry: Entry) -> [AddressPattern]? {
+        let expected = "an IP address, ADDRESS/PREFIXLENGTH, any, localhost, link-local or multicast"
+        let items: [(YAMLNode, String)]
+        switch entry.value.content {
+        case .scalar where !entry.value.isNull:
+            items = [(entry.value, entry.path)]
+        case .sequence(let nodes):
+            items = nodes.enumerated().map { ($1, entry.path.keyPath(index: $0)) }
+        default:
+            report("expected \(expected), or a list of them; found \(entry.value.summary)", at: entry.value, path: entry.path)
+            return nil
+        }
+        var patterns: [AddressPattern] = []
+        var valid = true
+        for (node, path) in items {
+            if case .scalar(let text, _) = node.content, !node.isNull, let pattern = AddressPattern(text) {
+                patterns.append(pattern)
+            } else {
+                report("expected \(expected); found \(node.summary)", at: node, path: path)
+                valid = false
+            }
+        }
+        return valid ? patterns : nil
     }
 
     /// `true` (the standard values), `false` (off) or a mapping of idle, interval and count.

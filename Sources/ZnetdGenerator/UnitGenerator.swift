@@ -113,10 +113,26 @@ func socketUnits(of service: ServiceConfig, serviceUnit: String, options: Genera
         text += "FileDescriptorName=\(service.name)\n"
         text += "Service=\(serviceUnit)\n"
         text += "NoDelay=yes\n"
-        text += "Backlog=4096\n"
+        text += "Backlog=\(service.socketOptions.backlog)\n"
+        if service.socketOptions.freeBind { text += "FreeBind=yes\n" }
+        if service.socketOptions.reusePort { text += "ReusePort=yes\n" }
+        text += clientAccessLines(service.clientAccess)
         text += "\n[Install]\nWantedBy=sockets.target\n"
         return GeneratedUnit(name: unitName, text: text, wantedBy: ["sockets.target"])
     }
+}
+
+/// allow:/deny: as the socket's IP filters: the kernel drops refused clients' packets before
+/// a connection exists (znetd checks again at accept()).
+func clientAccessLines(_ access: ClientAccess) -> String {
+    var text = ""
+    if !access.allow.isEmpty {
+        text += "IPAddressAllow=\(access.allow.map(\.description).joined(separator: " "))\n"
+    }
+    if !access.deny.isEmpty {
+        text += "IPAddressDeny=\(access.deny.map(\.description).joined(separator: " "))\n"
+    }
+    return text
 }
 
 // MARK: - Service

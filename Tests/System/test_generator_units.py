@@ -244,3 +244,48 @@ services:
     report(f"unit launcher: systemd-analyze security {unit} {score}")
     assert score <= 2.0
     reset(znetd)
+
+
+CONNECT_FROM = """
+import socket, sys
+s = socket.socket()
+s.settimeout(float(sys.argv[3]))
+s.bind((sys.argv[1], 0))
+try:
+    s.connect(("127.0.0.1", int(sys.argv[2])))
+    s.sendall(b"GET /id.txt HTTP/1.0\\r\\n\\r\\n")
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    print("reply" if b"200 OK" in data else "closed")
+except (socket.timeout, TimeoutError):
+    print("timeout")
+except OSError as e:
+    print("error", e)
+"""
+
+
+def test_allow_and_deny_become_the_sockets_ip_filter(znetd, report):
+    """allow:/deny: are written as IPAddressAllow=/IPAddressDeny= of the .socket unit, where
+    the kernel drops a refused client's packets before any connection exists."""
+    sb = znetd.sandbox
+    reset(znetd)
+    sb.write(f"{CONF_D}/lan.yaml", """\
+services:
+  lan:
+    listen: ":7400"
+    target: "127.0.0.1:9090"
+    allow: ["127.0.0.2"]
+    deny: "127.0.0.0/8"
+""")
+    apply(sb)
+    props = sb.show("znetd-lan.socket", "IPAddressAllow", "IPAddressDeny")
+    assert "127.0.0.2" in props["IPAddressAllow"] and "127.0.0.0/8" in props["IPAddressDeny"], props
+    outcome = lambda source: sb.exec("python3", "-c", CONNECT_FROM, source, "7400", "2",
+                                     timeout=20).stdout.strip()
+    assert outcome("127.0.0.2") == "reply"
+    # Dropped by the kernel: the SYN goes unanswered (znetd is not even started for it).
+    refused = outcome("127.0.0.1")
+    assert refused in ("timeout", "closed"), refused
+    report(f"client 127.0.0.2 served, 127.0.0.1 refused by the socket's IP filter ({refused})")
+    reset(znetd)

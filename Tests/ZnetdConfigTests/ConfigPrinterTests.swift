@@ -32,6 +32,11 @@ import ZnetdConfig
             max_connections: 7
             keepalive: false
             log_connections: true
+            backlog: 4096
+            free_bind: false
+            reuse_port: false
+            allow: []
+            deny: []
           web:
             listen:
               - "127.0.0.1:8080"
@@ -44,6 +49,11 @@ import ZnetdConfig
             max_connections: 4096
             keepalive: {idle: 60s, interval: 10s, count: 3}
             log_connections: false
+            backlog: 4096
+            free_bind: false
+            reuse_port: false
+            allow: []
+            deny: []
 
         """)
 }
@@ -62,7 +72,11 @@ import ZnetdConfig
                 target: .unix(path: "/run/odd \"name\" \\ with\ttab, newline\n, bell\u{7}, é, \u{85}, \u{2028}"),
                 connectTimeout: .nanoseconds(1500), idleTimeout: .seconds(86_400 + 1),
                 maxConnections: 1_000_000, keepalive: Keepalive(idle: .seconds(32767), interval: .seconds(1), count: 127),
-                logConnections: true),
+                logConnections: true,
+                socketOptions: SocketOptions(backlog: 1, freeBind: true, reusePort: true),
+                clientAccess: ClientAccess(
+                    allow: ["localhost", "10.1.2.0/23", "2001:db8::1"].compactMap(AddressPattern.init),
+                    deny: ["any"].compactMap(AddressPattern.init))),
             ServiceConfig(
                 name: "z", listen: [.unix(path: "/run/z.sock"), .interface(name: "br-lan", port: 53)],
                 target: .inet(host: "::ffff:10.0.0.1", port: 53)),

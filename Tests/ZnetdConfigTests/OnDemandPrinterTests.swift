@@ -47,6 +47,11 @@ import ZnetdConfig
             max_connections: 4096
             keepalive: false
             log_connections: false
+            backlog: 4096
+            free_bind: false
+            reuse_port: false
+            allow: []
+            deny: []
             launcher: process
             command: ["/bin/sh", "-c", "exec /usr/bin/app --port 9090"]
             shell: false
@@ -75,6 +80,11 @@ import ZnetdConfig
             max_connections: 4096
             keepalive: false
             log_connections: false
+            backlog: 4096
+            free_bind: false
+            reuse_port: false
+            allow: []
+            deny: []
             launcher: unit
             unit: "postgresql@15-main.service"
             ready: tcp
@@ -98,6 +108,11 @@ import ZnetdConfig
             max_connections: 4096
             keepalive: false
             log_connections: false
+            backlog: 4096
+            free_bind: false
+            reuse_port: false
+            allow: []
+            deny: []
           vm:
             listen:
               - ":2222"
@@ -107,6 +122,11 @@ import ZnetdConfig
             max_connections: 4096
             keepalive: false
             log_connections: false
+            backlog: 4096
+            free_bind: false
+            reuse_port: false
+            allow: []
+            deny: []
             launcher: hooks
             hooks:
               start: ["/usr/local/bin/vm", "start", "app"]

@@ -50,7 +50,7 @@ import ZnetdConfig
         + "unknown key 'conect_timeout'; did you mean 'connect_timeout'?"),
     ("idle: 2s", "test.yaml:5:5: services.web.idle: unknown key 'idle'; did you mean 'idle_timeout'?"),
     ("timeout: 2s", "test.yaml:5:5: services.web.timeout: unknown key 'timeout'; valid keys are listen, target, "
-        + "connect_timeout, idle_timeout, max_connections, keepalive, log_connections, "
+        + "connect_timeout, idle_timeout, max_connections, keepalive, log_connections, backlog, free_bind, reuse_port, allow, deny, "
         + "command, shell, environment, working_directory, user, group, launcher, unit, unit_name, "
         + "unit_properties, hooks, ready, wait_after_start, start_timeout, auto_start, stop_after, stop_signal, "
         + "stop_timeout, min_uptime, hand_off, max_pending, start_limit_burst, start_limit_interval"),
@@ -189,4 +189,75 @@ func acceptsServiceName(name: String) throws {
             "test.yaml:9:13: services.a.target: a target needs a host, such as 127.0.0.1:1; found ':1'",
             "test.yaml:10:16: drain_timeout: expected a duration such as 500ms, 10s or 5m; found 'x'",
         ])
+}
+
+@Test func readsSocketOptionsAndClientLists() throws {
+    let configuration = try ConfigLoader.parse(yaml: """
+        defaults:
+          backlog: 128
+          deny: any
+        services:
+          web:
+            listen: ":8080"
+            target: "127.0.0.1:9090"
+            free_bind: yes
+            reuse_port: true
+            allow: [localhost, "10.1.2.3/16", "2001:DB8::7/32", "192.0.2.1"]
+          api:
+            listen: ":8081"
+            target: "127.0.0.1:9091"
+            backlog: 65535
+            deny: []
+        """, file: "test.yaml")
+    let web = try #require(configuration.service(named: "web"))
+    #expect(web.socketOptions == SocketOptions(backlog: 128, freeBind: true, reusePort: true))
+    // Host bits are cleared, addresses written canonically.
+    #expect(web.clientAccess.allow.map(\.description) == ["localhost", "10.1.0.0/16", "2001:db8::/32", "192.0.2.1"])
+    #expect(web.clientAccess.deny.map(\.description) == ["any"])
+    let api = try #require(configuration.service(named: "api"))
+    #expect(api.socketOptions == SocketOptions(backlog: 65535))
+    #expect(api.clientAccess.isEmpty)
+}
+
+@Test(arguments: [
+    ("backlog: 0", "test.yaml:5:14: services.web.backlog: expected an integer from 1 to 65535; found '0'"),
+    ("free_bind: maybe", "test.yaml:5:16: services.web.free_bind: expected true or false; found 'maybe'"),
+    ("allow: 10.0.0.0/33",
+     "test.yaml:5:12: services.web.allow: expected an IP address, ADDRESS/PREFIXLENGTH, any, localhost, link-local or multicast; found '10.0.0.0/33'"),
+    ("deny: [any, example.com]",
+     "test.yaml:5:17: services.web.deny[1]: expected an IP address, ADDRESS/PREFIXLENGTH, any, localhost, link-local or multicast; found 'example.com'"),
+    ("deny: {a: 1}",
+     "test.yaml:5:11: services.web.deny: expected an IP address, ADDRESS/PREFIXLENGTH, any, localhost, link-local or multicast, or a list of them; found a mapping"),
+])
+func rejectsSocketOption(line: String, problem: String) {
+    #expect(problems(webService(line)) == [problem])
+}
+
+@Test func clientAccessFollowsSystemdsRule() throws {
+    func access(allow: [String], deny: [String]) -> ClientAccess {
+        ClientAccess(allow: allow.compactMap(AddressPattern.init), deny: deny.compactMap(AddressPattern.init))
+    }
+    let v4: (String) -> [UInt8] = { $0.split(separator: ".").map { UInt8($0)! } }
+    // Allow wins over deny; anything not denied is allowed.
+    let lan = access(allow: ["10.0.0.0/8", "localhost"], deny: ["any"])
+    #expect(lan.admits(v4("10.200.1.1")))
+    #expect(lan.admits(v4("127.0.0.1")))
+    #expect(!lan.admits(v4("192.168.1.1")))
+    let ipv6Loopback: [UInt8] = Array(repeating: 0, count: 15) + [1]
+    #expect(lan.admits(ipv6Loopback))
+    // An IPv4-mapped IPv6 client (a dual-stack listener) is judged as IPv4.
+    let mapped: [UInt8] = Array(repeating: 0, count: 10) + [0xFF, 0xFF, 192, 168, 1, 1]
+    #expect(!lan.admits(mapped))
+    #expect(lan.admits(Array(repeating: 0, count: 10) + [0xFF, 0xFF, 10, 0, 0, 1]))
+    let blocklist = access(allow: [], deny: ["203.0.113.0/25"])
+    #expect(!blocklist.admits(v4("203.0.113.127")))
+    #expect(blocklist.admits(v4("203.0.113.128")))
+    #expect(access(allow: [], deny: []).admits(v4("1.2.3.4")))
+    // Prefix lengths that are not whole bytes.
+    let odd = access(allow: [], deny: ["172.16.0.0/12"])
+    #expect(!odd.admits(v4("172.31.255.255")))
+    #expect(odd.admits(v4("172.32.0.0")))
+    #expect(AddressPattern("10.0.0.0/x") == nil)
+    #expect(AddressPattern("10.0.0.0/-1") == nil)
+    #expect(AddressPattern("fe80::1%eth0") == nil)
 }

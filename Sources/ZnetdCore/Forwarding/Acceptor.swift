@@ -80,8 +80,16 @@ final class Acceptor: EventSource {
                     return pause(for: 100_000_000)
                 }
             }
-            service.accepted.add(1, ordering: .relaxed)
             let peer = length > 0 ? SocketAddress(raw: &storage, length: length) : nil
+            guard service.admits(peer) else {
+                // allow:/deny: (a generated .socket unit already has the kernel drop them).
+                Glibc.close(fd)
+                service.release()
+                service.refusedClients.add(1, ordering: .relaxed)
+                service.logger.debug("refused \(peer.map { "\($0)" } ?? "?"): not allowed by allow:/deny:")
+                continue
+            }
+            service.accepted.add(1, ordering: .relaxed)
             Relay(worker: worker, service: service, client: fd, peer: peer).start()
         }
     }

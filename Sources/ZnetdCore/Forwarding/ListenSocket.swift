@@ -48,27 +48,29 @@ public final class ListenSocket: Sendable, CustomStringConvertible {
     // MARK: Binding
 
     /// Binds and listens on a configured address: one socket, or one per interface address.
-    static func bind(_ address: ListenAddress, service: String) throws(SystemError) -> [ListenSocket] {
+    static func bind(
+        _ address: ListenAddress, service: String, options: SocketOptions = SocketOptions()
+    ) throws(SystemError) -> [ListenSocket] {
         switch address {
         case .inet(let host, let port):
             if let host {
                 guard let sockaddr = SocketAddress(ip: host, port: port) else {
                     throw SystemError("bind", errno: EINVAL, subject: "\(address)")
                 }
-                return [try listen(on: sockaddr, address, service)]
+                return [try listen(on: sockaddr, address, service, options: options)]
             }
             // Wildcard: one dual-stack socket; IPv4 only where the kernel has no IPv6.
             do {
-                return [try listen(on: SocketAddress(ip: "::", port: port)!, address, service, dualStack: true)]
+                return [try listen(on: SocketAddress(ip: "::", port: port)!, address, service, options: options, dualStack: true)]
             } catch where error.errno == EAFNOSUPPORT {
-                return [try listen(on: SocketAddress(ip: "0.0.0.0", port: port)!, address, service)]
+                return [try listen(on: SocketAddress(ip: "0.0.0.0", port: port)!, address, service, options: options)]
             }
         case .unix(let path):
             guard let sockaddr = SocketAddress(unixPath: path) else {
                 throw SystemError("bind", errno: ENAMETOOLONG, subject: path)
             }
             if !path.hasPrefix("@") { removeStaleSocket(path) }
-            return [try listen(on: sockaddr, address, service)]
+            return [try listen(on: sockaddr, address, service, options: options)]
         case .interface(let name, let port):
             let addresses = interfaceAddresses(name, port: port)
             guard !addresses.isEmpty else {
@@ -76,7 +78,7 @@ public final class ListenSocket: Sendable, CustomStringConvertible {
             }
             var sockets: [ListenSocket] = []
             do {
-                for sockaddr in addresses { sockets.append(try listen(on: sockaddr, address, service)) }
+                for sockaddr in addresses { sockets.append(try listen(on: sockaddr, address, service, options: options)) }
             } catch {
                 for socket in sockets { socket.closeIfOwned() }
                 throw error
@@ -86,12 +88,18 @@ public final class ListenSocket: Sendable, CustomStringConvertible {
     }
 
     private static func listen(
-        on sockaddr: SocketAddress, _ address: ListenAddress, _ service: String, dualStack: Bool = false
+        on sockaddr: SocketAddress, _ address: ListenAddress, _ service: String, options: SocketOptions,
+        dualStack: Bool = false
     ) throws(SystemError) -> ListenSocket {
         let fd = znetd_socket(sockaddr.family, ZNETD_SOCK_STREAM)
         guard fd >= 0 else { throw SystemError("socket", subject: "\(sockaddr)") }
         if sockaddr.family != AF_UNIX {
             _ = znetd_set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1)
+            if options.reusePort { _ = znetd_set_int_option(fd, SOL_SOCKET, SO_REUSEPORT, 1) }
+            if options.freeBind {
+                // IP_FREEBIND covers IPv6 sockets too (IPV6_FREEBIND needs Linux 4.15+ headers).
+                _ = znetd_set_int_option(fd, Int32(IPPROTO_IP), IP_FREEBIND, 1)
+            }
         }
         if dualStack {
             _ = znetd_set_int_option(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0)
@@ -101,7 +109,7 @@ public final class ListenSocket: Sendable, CustomStringConvertible {
             Glibc.close(fd)
             throw error
         }
-        if Glibc.listen(fd, SOMAXCONN) != 0 {
+        if Glibc.listen(fd, Int32(options.backlog)) != 0 {
             let error = SystemError("listen", subject: "\(sockaddr)")
             Glibc.close(fd)
             throw error

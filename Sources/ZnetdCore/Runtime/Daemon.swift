@@ -115,7 +115,8 @@ public final class Daemon: @unchecked Sendable {
             do {
                 for service in configuration.services {
                     for address in service.listen {
-                        sockets[service.name, default: []] += try ListenSocket.bind(address, service: service.name)
+                        sockets[service.name, default: []] += try ListenSocket.bind(
+                            address, service: service.name, options: service.socketOptions)
                     }
                 }
             } catch {
@@ -295,7 +296,7 @@ public final class Daemon: @unchecked Sendable {
             for service in next.services {
                 let before = old.service(named: service.name)?.listen ?? []
                 for address in service.listen where !before.contains(address) {
-                    opened[service.name, default: []] += try socketsFor(address, service: service.name)
+                    opened[service.name, default: []] += try socketsFor(address, service: service)
                 }
             }
         } catch {
@@ -368,15 +369,15 @@ public final class Daemon: @unchecked Sendable {
     }
 
     /// A socket for an address added by a reload: a spare one systemd passed in, or a new one.
-    private func socketsFor(_ address: ListenAddress, service: String) throws -> [ListenSocket] {
+    private func socketsFor(_ address: ListenAddress, service: ServiceConfig) throws -> [ListenSocket] {
         if let index = spareInherited.firstIndex(where: { SocketMatcher.bound($0.bound, serves: address) }) {
             let spare = spareInherited.remove(at: index)
-            return [ListenSocket(fd: spare.fd, serviceName: service, address: address, isInherited: true)]
+            return [ListenSocket(fd: spare.fd, serviceName: service.name, address: address, isInherited: true)]
         }
         if isSocketActivated {
-            logger.warning("service '\(service)': no socket from systemd for \(address); binding it directly (add it to the .socket unit to keep it across restarts)")
+            logger.warning("service '\(service.name)': no socket from systemd for \(address); binding it directly (add it to the .socket unit to keep it across restarts)")
         }
-        return try ListenSocket.bind(address, service: service)
+        return try ListenSocket.bind(address, service: service.name, options: service.socketOptions)
     }
 
     /// A removed service's connections finish, up to the drain timeout.

@@ -19,6 +19,10 @@ public final class ServiceRuntime: Sendable {
     public let failedConnects = Atomic<UInt64>(0)
     /// Set by an acceptor that paused because the service was full; the next release wakes them.
     private let saturated = Atomic<Bool>(false)
+    /// Whether `allow:`/`deny:` are set: without them accept() checks nothing.
+    private let checksClients: Atomic<Bool>
+    /// Clients refused by `allow:`/`deny:`.
+    public let refusedClients = Atomic<UInt64>(0)
     private let capacityHook = Mutex<(@Sendable (ServiceRuntime) -> Void)?>(nil)
     /// Called when the last connection closes (the idle clock of an on-demand backend starts).
     private let idleHook = Mutex<(@Sendable () -> Void)?>(nil)
@@ -32,6 +36,7 @@ public final class ServiceRuntime: Sendable {
         self.logger = logger
         current = Mutex((config, TargetEndpoints(config.target)))
         maximum = Atomic(config.maxConnections)
+        checksClients = Atomic(!config.clientAccess.isEmpty)
         gate = ServiceGate(open: config.onDemand == nil, maxPending: config.onDemand?.maxPending ?? .max)
     }
 
@@ -49,8 +54,16 @@ public final class ServiceRuntime: Sendable {
             state = (config, endpoints)
         }
         maximum.store(config.maxConnections, ordering: .sequentiallyConsistent)
+        checksClients.store(!config.clientAccess.isEmpty, ordering: .relaxed)
         gate.setMaxPending(config.onDemand?.maxPending ?? .max)
         notifyIfRoom()
+    }
+
+    /// Whether `allow:`/`deny:` let a client at `peer` in (unix-socket clients have no address
+    /// and are always let in).
+    func admits(_ peer: SocketAddress?) -> Bool {
+        guard checksClients.load(ordering: .relaxed), let bytes = peer?.ipBytes else { return true }
+        return current.withLock { $0.config.clientAccess }.admits(bytes)
     }
 
     /// Called when room appears after acceptors paused for the connection limit.
