@@ -289,3 +289,36 @@ services:
     assert refused in ("timeout", "closed"), refused
     report(f"client 127.0.0.2 served, 127.0.0.1 refused by the socket's IP filter ({refused})")
     reset(znetd)
+
+
+def test_backend_with_a_user_runs_as_that_user_under_the_generated_sandbox(znetd, report):
+    """The user-switching shape (root with CAP_SETUID, CAP_SETGID, CAP_KILL only): the backend
+    runs as `nobody`, and is stopped (signalled across users) when idle."""
+    sb = znetd.sandbox
+    reset(znetd)
+    command = ["/usr/bin/python3", "-m", "http.server", "7501", "--bind", "127.0.0.1",
+               "--directory", DOCROOT]
+    sb.write(f"{CONF_D}/asuser.yaml", f"""\
+services:
+  asuser:
+    listen: ":7500"
+    target: "127.0.0.1:7501"
+    command: {json.dumps(command)}
+    user: nobody
+    stop_after: 2s
+""")
+    apply(sb)
+    reply = get(znetd, 7500)
+    assert reply.status == 200 and reply.body == BODY, reply
+    unit = "znetd-asuser.service"
+    assert sb.show(unit, "User")["User"] == "root"
+    owners = sb.exec("ps", "-o", "user=,comm=", "--ppid",
+                     sb.show(unit, "MainPID")["MainPID"]).stdout.split()
+    assert owners[:2] == ["nobody", "python3"], owners
+    cgroup = sb.exec("systemctl", "show", "-P", "ControlGroup", unit).stdout.strip()
+    procs = lambda: sb.path(f"/sys/fs/cgroup{cgroup}/cgroup.procs").read_text().split()
+    wait_until(lambda: len(procs()) == 1, 10, message="the idle backend to be stopped")
+    score = security_score(sb, unit)
+    report(f"backend as another user: systemd-analyze security {unit} {score}")
+    assert score <= 2.5
+    reset(znetd)
