@@ -5,8 +5,10 @@ package is installed with dpkg into a sandbox whose PID 1 is systemd (the sandbo
 overlay in RAM: nothing reaches the host's dpkg database), and the test checks that
 
 * installing runs the generator (daemon-reload) and starts and enables nothing;
-* an upgrade restarts a running generated znetd service, and its socket stays;
-* removing stops the generated socket and service, and systemd forgets them;
+* an upgrade restarts a running generated znetd service, and its socket stays, but not the
+  transient units of on-demand backends;
+* removing stops the generated socket and service, and the backends' transient units, and
+  systemd forgets the generated units;
 * purging removes the conffile and leaves the administrator's own files.
 
 The package is ``$ZNETD_DEB``, else ``out/znetd_VERSION_ARCH.deb`` (packaging/build-deb).
@@ -73,10 +75,18 @@ def test_install_upgrade_remove_purge(deb, new_sandbox):
     # indirect: znetd.service's [Install] only says Also=znetd.socket.
     assert sb.exec("systemctl", "is-enabled", "znetd.service").stdout.strip() in ("disabled", "indirect")
 
-    sb.systemctl("start", "znetd-web.socket", "znetd-web.service")
+    # As znetd-generator(8) says: the sockets of new services start with sockets.target.
+    sb.systemctl("start", "sockets.target")
+    assert sb.is_active("znetd-web.socket") == "active"
+    assert sb.is_active("znetd.socket") == "inactive"
+    sb.systemctl("start", "znetd-web.service")
     wait_until(lambda: sb.is_active("znetd-web.service") == "active", 15,
                message="znetd-web.service active")
     before = main_pid(sb, "znetd-web.service")
+    # A transient unit like those znetd starts for on-demand backends.
+    sb.exec("systemd-run", "--unit=znetd-web-backend.service", "--quiet", "sleep", "infinity",
+            check=True)
+    backend = main_pid(sb, "znetd-web-backend.service")
 
     # The same version again is an upgrade for the maintainer scripts (configure with the old
     # version): the running znetd is restarted on the new binary, its socket stays.
@@ -86,10 +96,12 @@ def test_install_upgrade_remove_purge(deb, new_sandbox):
     assert main_pid(sb, "znetd-web.service") != before, "the upgrade did not restart znetd"
     assert sb.is_active("znetd-web.socket") == "active"
     assert sb.is_active("znetd.service") == "inactive", "the upgrade started the sample unit"
+    assert main_pid(sb, "znetd-web-backend.service") == backend, "the upgrade restarted a backend"
 
     dpkg(sb, "-r", "znetd")
     assert sb.is_active("znetd-web.socket") == "inactive", "removal left the socket running"
     assert sb.is_active("znetd-web.service") == "inactive", "removal left znetd running"
+    assert sb.is_active("znetd-web-backend.service") == "inactive", "removal left a backend running"
     assert load_state(sb, "znetd-web.service") == "not-found", "no daemon-reload after removal"
     assert sb.path("/etc/znetd/znetd.yaml").exists(), "removal deleted the configuration"
 
