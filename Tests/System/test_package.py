@@ -75,6 +75,17 @@ def test_install_upgrade_remove_purge(deb, new_sandbox):
     # indirect: znetd.service's [Install] only says Also=znetd.socket.
     assert sb.exec("systemctl", "is-enabled", "znetd.service").stdout.strip() in ("disabled", "indirect")
 
+    # Masking the generator, as znetd-generator(8) says, removes its units.
+    generated = sb.path("/run/systemd/generator/znetd-web.socket")
+    assert generated.exists()
+    sb.exec("mkdir", "-p", "/etc/systemd/system-generators", check=True)
+    sb.exec("ln", "-s", "/dev/null", "/etc/systemd/system-generators/znetd-generator", check=True)
+    sb.systemctl("daemon-reload")
+    assert not generated.exists(), "a generator symlinked to /dev/null still ran"
+    sb.remove("/etc/systemd/system-generators/znetd-generator")
+    sb.systemctl("daemon-reload")
+    assert generated.exists()
+
     # As znetd-generator(8) says: the sockets of new services start with sockets.target.
     sb.systemctl("start", "sockets.target")
     assert sb.is_active("znetd-web.socket") == "active"
