@@ -80,14 +80,15 @@ def subcommands(run_cli):
 
 
 def options_in(text):
-    """The options of an OPTIONS: section: ``--config <path>``, ``-h, --help``."""
+    """The options of an OPTIONS: section: ``--config <path>``, ``-h, --help``, and both
+    spellings of a flag with an inversion, ``--shared/--per-service``."""
     options = set()
     section = text.split("OPTIONS:", 1)[1] if "OPTIONS:" in text else ""
     for line in section.splitlines():
         match = re.match(r"^  (-[^ ].*?)(?:  |$)", line)
         if not match:
             continue
-        for spelling in match.group(1).split(","):
+        for spelling in re.split(r"[,/]", match.group(1)):
             option = spelling.strip().split(" ")[0]
             if option.startswith("-"):
                 options.add(option)
@@ -142,6 +143,8 @@ def test_drift_check_notices_a_missing_key(tmp_path):
     assert "listen" in documented_words(page)
     assert "target" not in documented_words(page)
     assert documented_options(page) == {"--config", "-h", "--help"}
+    help_text = "OPTIONS:\n  --config <path>         A file.\n  --shared/--per-service  Layout.\n  -h, --help  Help.\n"
+    assert options_in(help_text) == {"--config", "--shared", "--per-service", "-h", "--help"}
 
 
 @pytest.mark.parametrize("page", sorted(PAGES))
