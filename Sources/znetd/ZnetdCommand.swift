@@ -146,7 +146,15 @@ extension ZnetdCommand {
 
         @OptionGroup var options: ConfigurationOptions
 
+        /// For the man page test: the configuration keys znetd accepts, from the schema itself.
+        @Flag(help: .hidden)
+        var listKeys = false
+
         func run() throws {
+            if listKeys {
+                for path in ConfigSchema.keyPaths { print(path) }
+                return
+            }
             let configuration = try options.loadOrExit(askSystemd: true)
             let text = configuration.normalizedYAML()
             print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
