@@ -24,6 +24,8 @@ public final class ServiceRuntime: Sendable {
     private let idleHook = Mutex<(@Sendable () -> Void)?>(nil)
     /// Where connections wait while an on-demand backend wakes; always open for the others.
     public let gate: ServiceGate
+    /// The backends new connections are spread over.
+    let backends: BackendSet
 
     public init(config: ServiceConfig, logger: Logger) {
         name = config.name
@@ -33,6 +35,7 @@ public final class ServiceRuntime: Sendable {
         current = Mutex((config, TargetEndpoints(config.target)))
         maximum = Atomic(config.maxConnections)
         gate = ServiceGate(open: config.onDemand == nil, maxPending: config.onDemand?.maxPending ?? .max)
+        backends = BackendSet(targets: config.targets, balancing: config.balancing, logger: logger)
     }
 
     func onIdle(_ hook: @escaping @Sendable () -> Void) {
@@ -48,6 +51,7 @@ public final class ServiceRuntime: Sendable {
             let endpoints = state.config.target == config.target ? state.endpoints : TargetEndpoints(config.target)
             state = (config, endpoints)
         }
+        backends.update(targets: config.targets, balancing: config.balancing)
         maximum.store(config.maxConnections, ordering: .sequentiallyConsistent)
         gate.setMaxPending(config.onDemand?.maxPending ?? .max)
         notifyIfRoom()
