@@ -1,6 +1,7 @@
 """Backends for the balancing tests: servers that say who they are, and can be stopped and
 started again on the same port (a backend killed and restarted)."""
 
+import select
 import socket
 import threading
 
@@ -70,8 +71,9 @@ class NamedBackend:
         try:
             first = b""
             if self.http_status is not None:
-                conn.settimeout(5)
-                first = conn.recv(4096)
+                # A health check speaks first; a client waits for the greeting.
+                readable, _, _ = select.select([conn], [], [], 0.5)
+                first = conn.recv(4096) if readable else b""
                 if first.startswith(b"GET "):
                     reply = f"HTTP/1.0 {self.http_status} X\r\nContent-Length: 0\r\n\r\n"
                     conn.sendall(reply.encode())

@@ -146,6 +146,8 @@ final class BackendSet: Sendable {
             logger.notice("failing back from tier \(previous) to tier \(tier)", metadata: ["tier": "\(tier)"])
             let (force, hooks) = state.withLock { ($0.balancing.failbackForce, $0.hooks) }
             if force, let hooks {
+                let open = backends.filter { $0.tier > tier }.reduce(0) { $0 + $1.active.load(ordering: .relaxed) }
+                logger.notice("failback_force: closing \(open) connections to tiers above \(tier)")
                 hooks.closeConnections({ $0.tier > tier }, "failback to tier \(tier) (failback_force)")
             }
         }

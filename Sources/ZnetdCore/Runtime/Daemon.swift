@@ -26,6 +26,8 @@ public final class Daemon: @unchecked Sendable {
     private(set) var services: [String: ServiceRuntime] = [:]
     /// One per on-demand service.
     private var supervisors: [String: Supervisor] = [:]
+    /// Active health checks, one per service.
+    private var healthMonitors: [String: HealthMonitor] = [:]
     private(set) var sockets: [String: [ListenSocket]] = [:]
     /// Services removed by a reload whose connections are still finishing.
     private var draining: [ServiceRuntime] = []
@@ -150,6 +152,10 @@ public final class Daemon: @unchecked Sendable {
                     worker.loop.execute { worker.closeRelays(of: service, toBackends: matching, reason: reason) }
                 }
             }))
+        let monitor = HealthMonitor(backends: service.backends, control: control, reaper: reaper,
+                                    serviceName: service.name)
+        healthMonitors[service.name] = monitor
+        monitor.start()
     }
 
     /// Puts an on-demand service under a supervisor (started with `begin()` once loops run).
@@ -345,6 +351,7 @@ public final class Daemon: @unchecked Sendable {
             sockets[old.name] = nil
             supervisors.removeValue(forKey: old.name)?.shutdown {}
             service.backends.retire()
+            healthMonitors.removeValue(forKey: old.name)?.stop()
             drain(service)
         }
         for config in next.services {
