@@ -81,7 +81,7 @@ final class BackendSet: Sendable {
             policy: balancing.policy, now: now, failbackAfter: balancing.failbackAfter.nanoseconds,
             passiveRetryAfter: health.probe == nil ? health.interval.nanoseconds : nil,
             currentTier: currentTier.load(ordering: .relaxed),
-            client: client.map { fnv1a($0.host.utf8) } ?? 0,
+            client: client.flatMap(\.ipBytes).map { fnv1a($0) } ?? 0,
             ticket: counter.wrappingAdd(1, ordering: .relaxed).oldValue)
         var excluded = tried
         // A backend that filled up between the choice and the reservation: choose again.

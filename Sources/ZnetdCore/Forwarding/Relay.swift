@@ -189,10 +189,26 @@ final class Relay: EventSource, @unchecked Sendable {
         connectTimer?.cancel()
         connectTimer = nil
         if let backend { service.backends.connectFinished(backend, failure: nil, now: loop.now) }
+        guard sendProxyHeader() else { return }
         phase = .relaying
         backendReady.writable = true
         startIdleClock()
         pump()
+    }
+
+    /// Writes the PROXY protocol header, if configured, before any of the client's bytes. The
+    /// socket has just connected, so its send buffer takes the header (at most 52 bytes) whole;
+    /// anything else is a broken connection. Returns false when it closed the relay.
+    private func sendProxyHeader() -> Bool {
+        guard let version = service.backends.balancing.proxyProtocol else { return true }
+        let header = ProxyHeader.bytes(version, client: peer, local: SocketAddress.local(of: client))
+        let sent = header.withUnsafeBytes { send(backendFD, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent == header.count else {
+            close(reason: "cannot send the PROXY header: \(sent < 0 ? errnoDescription(errno) : "short write")",
+                  level: .warning)
+            return false
+        }
+        return true
     }
 
     /// Idle time counts from the moment bytes can flow, not while the client was held.
@@ -210,6 +226,7 @@ final class Relay: EventSource, @unchecked Sendable {
             let error = znetd_get_socket_error(backendFD)
             guard error == 0 else { return connectFailed(errnoDescription(error)) }
             if let backend { service.backends.connectFinished(backend, failure: nil, now: loop.now) }
+            guard sendProxyHeader() else { return }
             // The same edge may already carry the backend's first bytes (a server that speaks
             // first): record them below, or edge-triggered epoll never reports them again.
             connectTimer?.cancel()

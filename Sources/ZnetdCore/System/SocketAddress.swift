@@ -107,6 +107,22 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The address bytes of an IP address in network order (4 or 16), nil for AF_UNIX: for the
+    /// PROXY protocol header and for hashing a client without formatting it.
+    public var ipBytes: [UInt8]? {
+        withUnsafeBytes(of: storage) { raw in
+            switch family {
+            case AF_INET:
+                var a = raw.load(as: sockaddr_in.self).sin_addr
+                return withUnsafeBytes(of: &a) { Array($0) }
+            case AF_INET6:
+                var a = raw.load(as: sockaddr_in6.self).sin6_addr
+                return withUnsafeBytes(of: &a) { Array($0) }
+            default: return nil
+            }
+        }
+    }
+
     /// True for 0.0.0.0 and ::.
     public var isWildcard: Bool {
         withUnsafeBytes(of: storage) { raw in
