@@ -140,14 +140,19 @@ extension SchemaDecoder {
         return backend
     }
 
-    /// A target address in a list, or in `target:` itself.
-    mutating func targetAddress(_ node: YAMLNode, path: String) -> TargetAddress? {
+    /// A target address in a list, or in `target:` itself (which may also be `exec:`).
+    mutating func targetAddress(_ node: YAMLNode, path: String, allowProgram: Bool = false) -> TargetAddress? {
         guard case .scalar(let text, _) = node.content, !node.isNull else {
             report("expected one address such as 127.0.0.1:9090; found \(node.summary)", at: node, path: path)
             return nil
         }
+        if !allowProgram && text.hasPrefix("exec:") {
+            report("an exec: destination goes in target:, alone; it cannot be one of several targets",
+                   at: node, path: path)
+            return nil
+        }
         do {
-            return try parseTargetAddress(text)
+            return try parseTargetOrProgram(text)
         } catch {
             report(error.message, at: node, path: path)
             return nil

@@ -140,6 +140,9 @@ public enum TargetAddress: Sendable, Hashable {
     case inet(host: String, port: UInt16)
     /// `unix:/path`, or `unix:@name` for the abstract namespace.
     case unix(path: String)
+    /// `exec:/path ARGS...` (only as `target:`): a program run for each connection prints where
+    /// it goes (`host:port`), as ynetd's dynamic destinations.
+    case program([String])
 }
 
 /// A place in a configuration file. Lines and columns count from 1.

@@ -72,7 +72,7 @@ extension SchemaDecoder {
                 sawListen = true
                 service.listen = listen(field)
             case "target":
-                service.target = targetAddress(field.value, path: field.path)
+                service.target = targetAddress(field.value, path: field.path, allowProgram: true)
             case "targets":
                 service.targets = targetList(field)
             case "tiers":
@@ -86,6 +86,11 @@ extension SchemaDecoder {
             }
         }
         finishCommand(&service.settings.onDemand)
+        if case .program? = service.target,
+           let launcher = service.settings.onDemand.written.values.first(where: { Self.launcherKeys.contains($0.key) }) {
+            report("'\(launcher.key)' cannot be used with an exec: target; an on-demand backend needs an address to probe",
+                   at: launcher.keyNode, path: launcher.path)
+        }
         // A value that is not a mapping has been reported; missing keys would only add noise.
         guard entry.value.isMapping || entry.value.isNull else { return service }
         if !sawListen {

@@ -211,3 +211,22 @@ func rejectsBalancingSetting(line: String, problem: String) {
         "test.yaml:2:3: defaults.targets: 'targets' cannot be set in defaults; every service needs its own"
     ])
 }
+
+@Test func execTargetIsAProgramWithArguments() throws {
+    let yaml = balancedService("target: \"exec:/usr/local/bin/route --zone a\"")
+    let service = try #require(try ConfigLoader.parse(yaml: yaml, file: "test.yaml").service(named: "web"))
+    #expect(service.target == .program(["/usr/local/bin/route", "--zone", "a"]))
+    #expect(try ConfigLoader.proxies([":8080 exec:/bin/route"]).services[0].target == .program(["/bin/route"]))
+}
+
+@Test(arguments: [
+    (["target: \"exec:route\""], "test.yaml:4:13: services.web.target: "
+        + "expected exec: and an absolute program path, such as exec:/usr/local/bin/route; found 'exec:route'"),
+    (["targets: [\"exec:/bin/route\"]"], "test.yaml:4:15: services.web.targets[0]: "
+        + "an exec: destination goes in target:, alone; it cannot be one of several targets"),
+    (["target: \"exec:/bin/route\"", "command: [/usr/bin/app]"], "test.yaml:5:5: services.web.command: "
+        + "'command' cannot be used with an exec: target; an on-demand backend needs an address to probe"),
+])
+func rejectsExecTargets(lines: [String], problem: String) {
+    #expect(problems(balancedService(lines: lines)) == [problem])
+}

@@ -231,6 +231,9 @@ final class BackendSet: Sendable {
                              isHostname: false, hasAnswer: true)
             }
             return Entry(settings: settings, backends: [], isHostname: true)
+        case .program:
+            // Each connection runs the program (see DestinationProgram): no fixed backends.
+            return Entry(settings: settings, backends: [], isHostname: false, hasAnswer: true)
         }
     }
 

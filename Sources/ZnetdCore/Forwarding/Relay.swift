@@ -27,6 +27,10 @@ final class Relay: EventSource, @unchecked Sendable {
     private(set) var backend: Backend?
     /// Backends that failed for this client (allocated only on a retry).
     private var tried: [Backend] = []
+    /// The backend came from an `exec:` program: this connection's own, outside the set.
+    private var isDynamic = false
+    /// Further addresses of an `exec:` program's answer.
+    private var destinationAddresses: [SocketAddress] = []
     private var lastConnectError = ""
     private var connectTimer: LoopTimer?
     private var idleTimer: LoopTimer?
@@ -87,7 +91,64 @@ final class Relay: EventSource, @unchecked Sendable {
 
     private func resolve() {
         phase = .resolving
+        if case .program(let argv) = config.target { return runDestinationProgram(argv) }
         chooseBackend()
+    }
+
+    // MARK: exec: destinations
+
+    /// Asks the service's program where this client goes (on the control loop).
+    private func runDestinationProgram(_ argv: [String]) {
+        guard let runner = service.destinationRunner else {
+            return close(reason: "no runner for the destination program", level: .error)
+        }
+        runner.run(argv, service: service.name, client: peer, local: SocketAddress.local(of: client),
+                   timeout: config.connectTimeout) { [self] result in
+            worker.loop.execute { [self] in
+                guard phase == .resolving else { return }
+                switch result {
+                case .success(let target): resolveDestination(target)
+                case .failure(let error): close(reason: "\(error)", level: .warning)
+                }
+            }
+        }
+    }
+
+    private func resolveDestination(_ target: TargetAddress) {
+        let answer = TargetEndpoints(target).addresses(now: loop.now) { [self] result in
+            worker.loop.execute { [self] in
+                guard phase == .resolving else { return }
+                connectToDestination(target, result)
+            }
+        }
+        if let answer { connectToDestination(target, answer) }
+    }
+
+    /// Connects to the program's answer, trying its addresses in turn (a hostname may have
+    /// several). Each is a backend of this connection alone: not shared, not health-checked.
+    private func connectToDestination(_ target: TargetAddress,
+                                      _ result: Result<[SocketAddress], TargetEndpoints.ResolutionError>) {
+        switch result {
+        case .failure(let error):
+            close(reason: "\(error)", level: .warning)
+        case .success(let addresses):
+            destinationAddresses = addresses
+            connectToNextDestination(target)
+        }
+    }
+
+    private func connectToNextDestination(_ target: TargetAddress) {
+        guard let address = destinationAddresses.first else {
+            service.failedConnects.add(1, ordering: .relaxed)
+            return close(reason: "cannot connect to \(lastConnectError)", level: .warning)
+        }
+        destinationAddresses.removeFirst()
+        let destination = Backend(address: address, settings: BackendTarget(address: target))
+        _ = destination.tryReserve()
+        backend = destination
+        isDynamic = true
+        phase = .connecting
+        connect()
     }
 
     /// Takes a backend, or waits for hostnames to resolve, or gives up.
@@ -162,6 +223,7 @@ final class Relay: EventSource, @unchecked Sendable {
         guard let failed = backend else { return }
         backend = nil
         failed.release()
+        if isDynamic { return connectToNextDestination(failed.target) }
         if let failure { service.backends.connectFinished(failed, failure: failure, now: loop.now) }
         tried.append(failed)
         let retries = service.backends.balancing.retries ?? Int.max
@@ -188,7 +250,7 @@ final class Relay: EventSource, @unchecked Sendable {
     private func connected() {
         connectTimer?.cancel()
         connectTimer = nil
-        if let backend { service.backends.connectFinished(backend, failure: nil, now: loop.now) }
+        if let backend, !isDynamic { service.backends.connectFinished(backend, failure: nil, now: loop.now) }
         guard sendProxyHeader() else { return }
         phase = .relaying
         backendReady.writable = true
@@ -225,7 +287,7 @@ final class Relay: EventSource, @unchecked Sendable {
             guard events & (ZNETD_EPOLLOUT | ZNETD_EPOLLERR | ZNETD_EPOLLHUP) != 0 else { return }
             let error = znetd_get_socket_error(backendFD)
             guard error == 0 else { return connectFailed(errnoDescription(error)) }
-            if let backend { service.backends.connectFinished(backend, failure: nil, now: loop.now) }
+            if let backend, !isDynamic { service.backends.connectFinished(backend, failure: nil, now: loop.now) }
             guard sendProxyHeader() else { return }
             // The same edge may already carry the backend's first bytes (a server that speaks
             // first): record them below, or edge-triggered epoll never reports them again.

@@ -152,6 +152,7 @@ public final class Daemon: @unchecked Sendable {
                     worker.loop.execute { worker.closeRelays(of: service, toBackends: matching, reason: reason) }
                 }
             }))
+        service.destinationRunner = DestinationProgram(control: control, reaper: reaper)
         let monitor = HealthMonitor(backends: service.backends, control: control, reaper: reaper,
                                     serviceName: service.name)
         healthMonitors[service.name] = monitor

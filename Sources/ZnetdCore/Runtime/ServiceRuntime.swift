@@ -26,6 +26,8 @@ public final class ServiceRuntime: Sendable {
     public let gate: ServiceGate
     /// The backends new connections are spread over.
     let backends: BackendSet
+    /// Runs an `exec:` target's program (set by the daemon, whose control loop runs it).
+    private let destinationProgram = Mutex<DestinationProgram?>(nil)
 
     public init(config: ServiceConfig, logger: Logger) {
         name = config.name
@@ -36,6 +38,11 @@ public final class ServiceRuntime: Sendable {
         maximum = Atomic(config.maxConnections)
         gate = ServiceGate(open: config.onDemand == nil, maxPending: config.onDemand?.maxPending ?? .max)
         backends = BackendSet(targets: config.targets, balancing: config.balancing, logger: logger)
+    }
+
+    var destinationRunner: DestinationProgram? {
+        get { destinationProgram.withLock { $0 } }
+        set { destinationProgram.withLock { $0 = newValue } }
     }
 
     func onIdle(_ hook: @escaping @Sendable () -> Void) {
