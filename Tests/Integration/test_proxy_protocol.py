@@ -90,3 +90,62 @@ def test_proxy_protocol_v2_header_parsed_by_the_backend(start_znetd):
 
 def test_proxy_protocol_v1_header_parsed_by_the_backend(start_znetd):
     run_proxy_protocol(start_znetd, "v1")
+
+
+def test_haproxy_reads_the_v2_header(start_znetd, tmp_path):
+    """HAProxy with accept-proxy behind znetd answers with the client address it was told."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    from conftest import wait_until
+
+    if not shutil.which("haproxy"):
+        pytest.skip("haproxy is not installed")
+    hport = free_port()
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(f"""
+global
+    log stderr local0
+defaults
+    mode http
+    timeout client 10s
+    timeout server 10s
+    timeout connect 5s
+frontend fe
+    bind 127.0.0.1:{hport} accept-proxy
+    http-request return status 200 content-type text/plain lf-string "client=%[src]:%[src_port]"
+""")
+    haproxy = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        listen = f"127.0.0.1:{free_port()}"
+        start_znetd(
+            config=f"""
+            services:
+              pp:
+                listen: "{listen}"
+                target: "127.0.0.1:{hport}"
+                proxy_protocol: v2
+            """,
+            ready=[listen],
+        )
+
+        def ask():
+            try:
+                with connect(listen, timeout=5) as sock:
+                    sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                    reply = b""
+                    while chunk := sock.recv(4096):
+                        reply += chunk
+                    return reply, "%s:%d" % sock.getsockname()
+            except OSError:
+                return None
+
+        reply, client = wait_until(lambda: (r := ask()) and r[0] and r, timeout=10, message="haproxy to answer")
+        assert reply.startswith(b"HTTP/1.0 200") or reply.startswith(b"HTTP/1.1 200"), reply
+        assert reply.endswith(f"client={client}".encode()), reply
+    finally:
+        haproxy.kill()
+        haproxy.wait()
