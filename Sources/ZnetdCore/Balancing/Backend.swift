@@ -106,11 +106,14 @@ final class Backend: Sendable, CustomStringConvertible {
 
     // MARK: Health
 
+    /// Up with no failure counted: a success changes nothing (the common case, lock-free).
+    var isSettledUp: Bool {
+        unresolvedFailures.load(ordering: .relaxed) == 0 && upFlag.load(ordering: .relaxed)
+    }
+
     /// Records a check or connect result; returns the new state when it changed.
     func record(success: Bool, rise: Int, fall: Int, now: UInt64, reason: @autoclosure () -> String) -> Bool? {
-        if success && unresolvedFailures.load(ordering: .relaxed) == 0 && upFlag.load(ordering: .relaxed) {
-            return nil
-        }
+        if success && isSettledUp { return nil }
         if success {
             unresolvedFailures.store(0, ordering: .relaxed)
         } else {

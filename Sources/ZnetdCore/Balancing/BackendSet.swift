@@ -35,7 +35,7 @@ final class BackendSet: Sendable {
         var balancing = Balancing.standard
         /// Every admitting backend, sorted by tier (stable: in the order written).
         var snapshot: [Backend] = []
-        var waiters: [@Sendable () -> Void] = []
+        var waiters: [any Waiter] = []
         /// Hooks set by the daemon once the control loop runs.
         var hooks: Hooks?
     }
@@ -45,6 +45,11 @@ final class BackendSet: Sendable {
     struct Hooks: Sendable {
         var schedule: @Sendable (_ after: UInt64, _ action: @escaping @Sendable () -> Void) -> Void
         var closeConnections: @Sendable (_ matching: @escaping @Sendable (Backend) -> Bool, _ reason: String) -> Void
+    }
+
+    /// A connection waiting for hostnames to resolve; told once they have (on any thread).
+    protocol Waiter: AnyObject, Sendable {
+        func backendsChanged()
     }
 
     private let state = Mutex(State())
@@ -73,8 +78,7 @@ final class BackendSet: Sendable {
     // MARK: Choosing
 
     /// A backend for a new connection from `client`, not one of `tried`.
-    func choose(client: SocketAddress?, tried: [Backend], now: UInt64,
-                waiter: @escaping @Sendable () -> Void) -> Choice {
+    func choose(client: SocketAddress?, tried: [Backend], now: UInt64, waiter: any Waiter) -> Choice {
         let (backends, balancing) = state.withLock { ($0.snapshot, $0.balancing) }
         let health = balancing.health
         var selection = BackendSelection(
@@ -97,7 +101,7 @@ final class BackendSet: Sendable {
         return unavailable(now: now, waiter: waiter)
     }
 
-    private func unavailable(now: UInt64, waiter: @escaping @Sendable () -> Void) -> Choice {
+    private func unavailable(now: UInt64, waiter: any Waiter) -> Choice {
         enum Next { case wait([Int]), fail(String) }
         let next = state.withLock { s -> Next in
             // Hostnames without an answer yet: wait for them rather than refuse.
@@ -162,6 +166,7 @@ final class BackendSet: Sendable {
 
     /// A check or connect result; logs transitions with ZNETD_BACKEND and the reason.
     func record(_ backend: Backend, success: Bool, now: UInt64, reason: String) {
+        if success && backend.isSettledUp { return }
         let health = state.withLock { $0.balancing.health }
         guard let up = backend.record(success: success, rise: health.rise, fall: health.fall, now: now,
                                       reason: reason) else { return }
@@ -280,7 +285,7 @@ final class BackendSet: Sendable {
     private func finishResolving(_ target: TargetAddress,
                                  _ result: Result<[SocketAddress], TargetEndpoints.ResolutionError>) {
         let now = MonotonicClock.now()
-        let (waiters, added, removed) = state.withLock { s -> ([@Sendable () -> Void], [Backend], [Backend]) in
+        let (waiters, added, removed) = state.withLock { s -> ([any Waiter], [Backend], [Backend]) in
             guard let index = s.entries.firstIndex(where: { $0.settings.address == target }) else {
                 return ([], [], [])
             }
@@ -319,7 +324,7 @@ final class BackendSet: Sendable {
                           metadata: ["target": "\(target)"])
         }
         for backend in removed { startDraining(backend, why: "no longer in DNS") }
-        for waiter in waiters { waiter() }
+        for waiter in waiters { waiter.backendsChanged() }
     }
 
     /// Resolves every hostname again each resolve_interval, on the control loop's timer.

@@ -10,7 +10,7 @@ import ZnetdConfig
 /// (up to `retries`), then moves bytes until both directions have ended, passing each EOF on
 /// with shutdown(SHUT_WR) so half-closed connections work.
 final class Relay: EventSource, @unchecked Sendable {
-    private enum Phase { case held, resolving, connecting, relaying, closed }
+    fileprivate enum Phase { case held, resolving, connecting, relaying, closed }
 
     unowned let worker: Worker
     let service: ServiceRuntime
@@ -22,7 +22,7 @@ final class Relay: EventSource, @unchecked Sendable {
     private var backendReady = Readiness()
     private var upstream = Flow()
     private var downstream = Flow()
-    private var phase = Phase.resolving
+    fileprivate var phase = Phase.resolving
     /// The backend connected to (or being connected to); its slot is held until close.
     private(set) var backend: Backend?
     /// Backends that failed for this client (allocated only on a retry).
@@ -152,13 +152,8 @@ final class Relay: EventSource, @unchecked Sendable {
     }
 
     /// Takes a backend, or waits for hostnames to resolve, or gives up.
-    private func chooseBackend() {
-        let choice = service.backends.choose(client: peer, tried: tried, now: loop.now) { [self] in
-            worker.loop.execute { [self] in
-                guard phase == .resolving || phase == .connecting, backend == nil else { return }
-                chooseBackend()
-            }
-        }
+    fileprivate func chooseBackend() {
+        let choice = service.backends.choose(client: peer, tried: tried, now: loop.now, waiter: self)
         switch choice {
         case .backend(let chosen):
             backend = chosen
@@ -388,6 +383,16 @@ final class Relay: EventSource, @unchecked Sendable {
             "bytes_out": "\(downstream.bytes)",
             "duration_usec": "\((loop.now &- started) / 1_000)",
         ]
+    }
+}
+
+extension Relay: BackendSet.Waiter {
+    /// Hostnames resolved while this relay waited for a backend: choose again, on its loop.
+    func backendsChanged() {
+        worker.loop.execute { [self] in
+            guard phase == .resolving, backend == nil else { return }
+            chooseBackend()
+        }
     }
 }
 

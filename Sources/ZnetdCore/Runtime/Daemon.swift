@@ -79,7 +79,7 @@ public final class Daemon: @unchecked Sendable {
         if let watchdog { scheduleWatchdog(interval: watchdog) }
         scheduleStatus()
         let summary = configuration.services.map { s in
-            "\(s.name) (\(sockets[s.name, default: []].map { "\($0)" }.joined(separator: ", ")) -> \(s.target))"
+            "\(s.name) (\(sockets[s.name, default: []].map { "\($0)" }.joined(separator: ", ")) -> \(s.target)\(s.targets.count > 1 ? " and \(s.targets.count - 1) more" : ""))"
         }
         logger.notice("znetd \(ZnetdVersion.string) serving \(summary.joined(separator: "; ")) on \(threadCount) threads\(isSocketActivated ? " (socket-activated)" : "")")
         Notifier.ready(status: statusText())
