@@ -64,6 +64,10 @@ private func takeDown(_ backend: Backend, at: UInt64) {
     takeDown(pool[0], at: 1_000_000_000)
     #expect(selection(now: 2_000_000_000, passive: 2_000_000_000).choose(from: pool, excluding: []) === pool[1])
     #expect(selection(now: 3_000_000_001, passive: 2_000_000_000).choose(from: pool, excluding: []) === pool[0])
+    // That retry failed too: another interval before the next.
+    _ = pool[0].record(success: false, rise: 2, fall: 3, now: 3_000_000_001, reason: "test")
+    #expect(selection(now: 4_000_000_000, passive: 2_000_000_000).choose(from: pool, excluding: []) === pool[1])
+    #expect(selection(now: 5_000_000_002, passive: 2_000_000_000).choose(from: pool, excluding: []) === pool[0])
 }
 
 @Test func everyBackendDownStillTriesTheBestTier() {

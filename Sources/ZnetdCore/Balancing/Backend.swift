@@ -34,6 +34,8 @@ final class Backend: Sendable, CustomStringConvertible {
     private let changedAtValue = Atomic<UInt64>(0)
     /// Failures counted since the last success: a success with nothing to reset takes no lock.
     private let unresolvedFailures = Atomic<Int>(0)
+    /// When the last failure was recorded: a down backend's passive retry waits from here.
+    private let lastFailureAtValue = Atomic<UInt64>(0)
     private let health = Mutex(BackendHealth())
     /// Why the last transition happened, for STATUS= and the journal.
     private let reasonText = Mutex("")
@@ -64,6 +66,7 @@ final class Backend: Sendable, CustomStringConvertible {
     /// When it last went up or down (monotonic ns).
     var changedAt: UInt64 { changedAtValue.load(ordering: .relaxed) }
     var reason: String { reasonText.withLock { $0 } }
+    var lastFailureAt: UInt64 { lastFailureAtValue.load(ordering: .relaxed) }
     var isFull: Bool {
         let limit = maximum.load(ordering: .relaxed)
         return limit > 0 && active.load(ordering: .relaxed) >= limit
@@ -118,6 +121,7 @@ final class Backend: Sendable, CustomStringConvertible {
             unresolvedFailures.store(0, ordering: .relaxed)
         } else {
             unresolvedFailures.add(1, ordering: .relaxed)
+            lastFailureAtValue.store(now, ordering: .relaxed)
         }
         let changed = health.withLock { health -> Bool? in
             guard health.record(success: success, rise: rise, fall: fall, now: now) else { return nil }

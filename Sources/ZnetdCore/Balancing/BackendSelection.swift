@@ -38,8 +38,10 @@ struct BackendSelection {
         if lastResort { return true }
         let since = now &- backend.changedAt
         if !backend.isUp {
+            // Each failed retry starts the wait again, so a dead backend costs one
+            // connection attempt per interval, not one per client.
             guard let retry = passiveRetryAfter else { return false }
-            return since >= retry
+            return now &- max(backend.changedAt, backend.lastFailureAt) >= retry
         }
         return backend.tier >= currentTier || since >= failbackAfter
     }

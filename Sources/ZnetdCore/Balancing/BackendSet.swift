@@ -38,6 +38,8 @@ final class BackendSet: Sendable {
         var waiters: [any Waiter] = []
         /// Hooks set by the daemon once the control loop runs.
         var hooks: Hooks?
+        /// The service was removed: no more DNS refreshes.
+        var retired = false
     }
 
     /// What the set needs from the daemon: its control loop for timers, and a way to close the
@@ -92,7 +94,8 @@ final class BackendSet: Sendable {
         for _ in 0..<4 {
             guard let backend = selection.choose(from: backends, excluding: excluded) else { break }
             if backend.tryReserve() {
-                noteTier(backend.tier)
+                // A retry that lands on a worse tier is not a failover: the tier is still up.
+                if tried.isEmpty { noteTier(backend.tier) }
                 return .backend(backend)
             }
             excluded.append(backend)
@@ -220,6 +223,7 @@ final class BackendSet: Sendable {
             let all = s.entries.flatMap(\.backends)
             s.entries = []
             s.snapshot = []
+            s.retired = true
             return all
         }
         for backend in all { backend.setAdmission(.draining) }
@@ -329,9 +333,9 @@ final class BackendSet: Sendable {
 
     /// Resolves every hostname again each resolve_interval, on the control loop's timer.
     private func scheduleRefresh() {
-        guard let (hooks, interval) = state.withLock({ s in s.hooks.map { ($0, s.balancing.resolveInterval) } }) else {
-            return
-        }
+        guard let (hooks, interval) = state.withLock({ s in
+            s.retired ? nil : s.hooks.map { ($0, s.balancing.resolveInterval) }
+        }) else { return }
         hooks.schedule(interval.nanoseconds) { [weak self] in
             guard let self else { return }
             let start = state.withLock { s -> [Int] in
