@@ -35,21 +35,23 @@ final class HealthMonitor {
         guard !stopped else { return }
         let health = backends.balancing.health
         guard let probe = health.probe else {
-            timer = control.schedule(after: HealthMonitor.idleRecheck) { [unowned self] in round() }
+            timer = control.schedule(after: HealthMonitor.idleRecheck) { [weak self] in self?.round() }
             return
         }
         for backend in backends.backends where backend.admission == .open {
             let key = ObjectIdentifier(backend)
             guard !inFlight.contains(key) else { continue }
             inFlight.insert(key)
-            check(backend, probe, timeout: health.timeout.nanoseconds) { [unowned self] success, reason in
+            // A check in flight keeps the monitor alive until it reports (a removed service's
+            // monitor then just drops the result).
+            check(backend, probe, timeout: health.timeout.nanoseconds) { [self] success, reason in
                 inFlight.remove(key)
                 guard !stopped else { return }
                 let what = success ? "health check passed" : "health check failed"
                 backends.record(backend, success: success, now: control.now, reason: "\(what): \(reason)")
             }
         }
-        timer = control.schedule(after: health.interval.nanoseconds) { [unowned self] in round() }
+        timer = control.schedule(after: health.interval.nanoseconds) { [weak self] in self?.round() }
     }
 
     private func check(_ backend: Backend, _ probe: HealthCheck.Probe, timeout: UInt64,
