@@ -123,3 +123,32 @@ def test_reload_keeps_an_unchanged_backends_health_and_connections(start_znetd):
     finally:
         for x in (a, b, c):
             x.stop()
+
+
+def test_removed_backend_connections_close_after_the_drain_timeout(start_znetd):
+    """A connection that outlives drain_timeout after its backend was removed is closed, and
+    the log says why; the service itself keeps serving from the new backend."""
+    old, new = NamedBackend("old"), NamedBackend("new")
+    try:
+        listen = f"127.0.0.1:{free_port()}"
+        config = """
+            drain_timeout: 1s
+            services:
+              pool:
+                listen: "{listen}"
+                targets: ["{target}"]
+            """
+        daemon = start_znetd(config=config.format(listen=listen, target=old.addr), ready=[listen])
+        held, name = hold(listen)
+        with held:
+            assert name == "old"
+            mark = daemon.stderr_mark()
+            daemon.write_config(config.format(listen=listen, target=new.addr))
+            daemon.signal(signal.SIGHUP)
+            daemon.wait_stderr(rf"drain timeout: closing 1 connections to backend {old.addr}", timeout=10, since=mark)
+            held.settimeout(10)
+            assert held.recv(100) == b""
+        assert who(listen) == "new"
+    finally:
+        old.stop()
+        new.stop()
