@@ -74,8 +74,20 @@ extension TargetAddress: CustomStringConvertible {
         switch self {
         case .inet(let host, let port): "\(bracketed(host)):\(port)"
         case .unix(let path): "unix:\(path)"
+        case .program(let argv): "exec:" + argv.joined(separator: " ")
         }
     }
+}
+
+/// A `target:`: an address (``parseTargetAddress(_:)``), or `exec:` and an absolute program path
+/// with arguments separated by spaces.
+public func parseTargetOrProgram(_ text: String) throws(AddressError) -> TargetAddress {
+    guard text.hasPrefix("exec:") else { return try parseTargetAddress(text) }
+    let argv = text.dropFirst("exec:".count).split(separator: " ").map(String.init)
+    guard let program = argv.first, program.hasPrefix("/"), !text.contains("\0") else {
+        throw AddressError("expected exec: and an absolute program path, such as exec:/usr/local/bin/route; found '\(text)'")
+    }
+    return .program(argv)
 }
 
 /// IPv6 literals in brackets, anything else as is.

@@ -23,6 +23,8 @@ struct ServiceDefinition {
     var location: SourceLocation
     var listen: [Listen] = []
     var target: TargetAddress?
+    /// From `targets:` or `tiers:` (then `target` is nil).
+    var targets: [BackendTarget]?
     var settings = ServiceSettings()
 }
 
@@ -40,6 +42,7 @@ struct ServiceSettings {
     var reusePort: Bool?
     var allow: [AddressPattern]?
     var deny: [AddressPattern]?
+    var balancing = BalancingSettings()
     /// For a service, every on-demand key it writes (its launcher too); for `defaults:`, those
     /// it may set. Combined in `OnDemandResolution.swift`, not by ``filling(from:)``.
     var onDemand = OnDemandSettings()
@@ -74,6 +77,7 @@ struct ServiceSettings {
             reusePort: reusePort ?? fallback.reusePort,
             allow: allow ?? fallback.allow,
             deny: deny ?? fallback.deny,
+            balancing: balancing.filling(from: fallback.balancing),
             onDemand: onDemand.filling(from: fallback.onDemand))
     }
 }
@@ -82,12 +86,15 @@ extension ServiceDefinition {
     /// The service with `defaults` and then the built-in defaults applied, and `onDemand` (see
     /// ``onDemand(defaults:errors:)``); `nil` when incomplete.
     func resolved(defaults: ServiceSettings, onDemand: OnDemand?) -> ServiceConfig? {
-        guard let target, !listen.isEmpty else { return nil }
+        guard let targets = targets ?? target.map({ [BackendTarget(address: $0)] }), !targets.isEmpty,
+              !listen.isEmpty else { return nil }
         let settings = settings.filling(from: defaults).filling(from: .builtIn)
         return ServiceConfig(
             name: name,
             listen: listen.map(\.address),
-            target: target,
+            target: targets[0].address,
+            targets: targets,
+            balancing: settings.balancing.resolved,
             connectTimeout: settings.connectTimeout!,
             idleTimeout: settings.idleTimeout!,
             maxConnections: settings.maxConnections!,

@@ -29,8 +29,8 @@ extension ServiceConfig {
         let keepaliveText = keepalive.map {
             "{idle: \(seconds($0.idle)), interval: \(seconds($0.interval)), count: \($0.count)}"
         } ?? "false"
-        let settings = ["listen:"] + listen.map { "  - \(doubleQuoted($0.description))" } + [
-            "target: \(doubleQuoted(target.description))",
+        let backends = hasSingleTarget ? ["target: \(doubleQuoted(target.description))"] : balancingYAMLLines
+        let settings = ["listen:"] + listen.map { "  - \(doubleQuoted($0.description))" } + backends + [
             "connect_timeout: \(formatDuration(connectTimeout))",
             "idle_timeout: \(idleTimeout.map(formatDuration) ?? "infinity")",
             "max_connections: \(maxConnections)",

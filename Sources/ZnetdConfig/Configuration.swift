@@ -51,7 +51,10 @@ public enum UnitLayout: String, Sendable, Hashable, CaseIterable {
 public struct ServiceConfig: Sendable, Hashable {
     public var name: String
     public var listen: [ListenAddress]
-    public var target: TargetAddress
+    /// The backends, as written (`target:` is a list of one). Never empty.
+    public var targets: [BackendTarget]
+    /// Balancing, health checks, tiers, DNS refresh and the PROXY header.
+    public var balancing: Balancing
     /// Per backend address tried; after it the next resolved address is tried.
     public var connectTimeout: Duration
     /// A connection with no bytes in either direction for this long is closed; `nil`: never.
@@ -78,6 +81,8 @@ public struct ServiceConfig: Sendable, Hashable {
         name: String,
         listen: [ListenAddress],
         target: TargetAddress,
+        targets: [BackendTarget]? = nil,
+        balancing: Balancing = .standard,
         connectTimeout: Duration = ServiceConfig.defaultConnectTimeout,
         idleTimeout: Duration? = nil,
         maxConnections: Int = ServiceConfig.defaultMaxConnections,
@@ -90,7 +95,8 @@ public struct ServiceConfig: Sendable, Hashable {
     ) {
         self.name = name
         self.listen = listen
-        self.target = target
+        self.targets = targets ?? [BackendTarget(address: target)]
+        self.balancing = balancing
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
@@ -100,6 +106,18 @@ public struct ServiceConfig: Sendable, Hashable {
         self.clientAccess = clientAccess
         self.onDemand = onDemand
         self.location = location
+    }
+
+    /// The first backend (the only one for `target:`): what an on-demand backend's readiness
+    /// probe connects to. Setting it makes the service's backends this one address.
+    public var target: TargetAddress {
+        get { targets[0].address }
+        set { targets = [BackendTarget(address: newValue)] }
+    }
+
+    /// Whether the service was written with `target:` alone and default balancing: printed that way.
+    public var hasSingleTarget: Bool {
+        targets.count == 1 && targets[0].isPlain && balancing == .standard
     }
 
     /// Equal in every setting, ignoring where it was written.
@@ -166,6 +184,9 @@ public enum TargetAddress: Sendable, Hashable {
     case inet(host: String, port: UInt16)
     /// `unix:/path`, or `unix:@name` for the abstract namespace.
     case unix(path: String)
+    /// `exec:/path ARGS...` (only as `target:`): a program run for each connection prints where
+    /// it goes (`host:port`), as ynetd's dynamic destinations.
+    case program([String])
 }
 
 /// A place in a configuration file. Lines and columns count from 1.

@@ -34,7 +34,7 @@ extension ConfigLoader {
                 errors.append(ConfigError(location: place(listen.column), keyPath: listenPath, message: error.message))
             }
             do {
-                service.target = try parseTargetAddress(target.text)
+                service.target = try parseTargetOrProgram(target.text)
             } catch {
                 errors.append(ConfigError(location: place(target.column), keyPath: targetPath, message: error.message))
             }

@@ -4,9 +4,9 @@ extension SchemaDecoder {
     static let settingKeys = [
         "connect_timeout", "idle_timeout", "max_connections", "keepalive", "log_connections",
         "backlog", "free_bind", "reuse_port", "allow", "deny",
-    ]
+    ] + balancingKeys
     /// Keys only a service itself may set.
-    static let addressKeys = ["listen", "target"]
+    static let addressKeys = ["listen", "target", "targets", "tiers"]
     static let serviceKeys = addressKeys + settingKeys + onDemandKeys
     /// Keys `defaults:` may set: the settings, and the on-demand keys that do not define a launcher.
     static let defaultsKeys = settingKeys + onDemandKeys.filter { !launcherKeys.contains($0) }
@@ -40,6 +40,8 @@ extension SchemaDecoder {
         for entry in valid {
             if Self.onDemandKeys.contains(entry.key) {
                 onDemandSetting(entry, into: &settings.onDemand)
+            } else if Self.balancingKeys.contains(entry.key) {
+                balancingSetting(entry, into: &settings.balancing)
             } else {
                 setting(entry, into: &settings)
             }
@@ -56,14 +58,29 @@ extension SchemaDecoder {
             return service
         }
         var sawListen = false, sawTarget = false
+        var backendKey: Entry?
         for field in entries(of: entry.value, path: entry.path, validKeys: Self.serviceKeys) {
+            if ["target", "targets", "tiers"].contains(field.key) {
+                if let first = backendKey {
+                    report("'\(field.key)' cannot be used with '\(first.key)' (line \(first.keyNode.location.line)); "
+                           + "write the backends once, as target, targets or tiers", at: field.keyNode, path: field.path)
+                    continue
+                }
+                backendKey = field
+                sawTarget = true
+            }
             switch field.key {
             case "listen":
                 sawListen = true
                 service.listen = listen(field)
             case "target":
-                sawTarget = true
-                service.target = target(field)
+                service.target = targetAddress(field.value, path: field.path, allowProgram: true)
+            case "targets":
+                service.targets = targetList(field)
+            case "tiers":
+                service.targets = tierList(field)
+            case _ where Self.balancingKeys.contains(field.key):
+                balancingSetting(field, into: &service.settings.balancing)
             case _ where Self.onDemandKeys.contains(field.key):
                 onDemandSetting(field, into: &service.settings.onDemand)
             default:
@@ -71,6 +88,11 @@ extension SchemaDecoder {
             }
         }
         finishCommand(&service.settings.onDemand)
+        if case .program? = service.target,
+           let launcher = service.settings.onDemand.written.values.first(where: { Self.launcherKeys.contains($0.key) }) {
+            report("'\(launcher.key)' cannot be used with an exec: target; an on-demand backend needs an address to probe",
+                   at: launcher.keyNode, path: launcher.path)
+        }
         // A value that is not a mapping has been reported; missing keys would only add noise.
         guard entry.value.isMapping || entry.value.isNull else { return service }
         if !sawListen {
@@ -142,19 +164,6 @@ extension SchemaDecoder {
             return ServiceDefinition.Listen(address: try parseListenAddress(text), location: node.location, keyPath: path)
         } catch {
             report(error.message, at: node, path: path)
-            return nil
-        }
-    }
-
-    private mutating func target(_ entry: Entry) -> TargetAddress? {
-        guard case .scalar(let text, _) = entry.value.content, !entry.value.isNull else {
-            report("expected one address such as 127.0.0.1:9090; found \(entry.value.summary)", at: entry.value, path: entry.path)
-            return nil
-        }
-        do {
-            return try parseTargetAddress(text)
-        } catch {
-            report(error.message, at: entry.value, path: entry.path)
             return nil
         }
     }

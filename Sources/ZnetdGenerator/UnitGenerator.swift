@@ -221,14 +221,18 @@ func serviceUnitFile(
     return GeneratedUnit(name: name, text: text)
 }
 
-/// IPAddressAllow=/IPAddressDeny= for the backend connections: only when every target is an IP
-/// literal (a hostname needs DNS, whose servers are not known here) and no backend runs in
-/// znetd's cgroup (it would inherit the filter).
+/// IPAddressAllow=/IPAddressDeny= for the backend connections: only when every target of every
+/// service is an IP literal (a hostname needs DNS, whose servers are not known here; an `exec:`
+/// target may name any address) and no program runs in znetd's cgroup (a backend or an `exec:`
+/// health check would inherit the filter).
 func ipAddressLines(_ services: [ServiceConfig], shape: ServiceShape) -> String {
     var hosts: [String] = []
     for service in services {
-        guard case .inet(let host, _) = service.target, SystemdSyntax.isIPLiteral(host) else { return "" }
-        if !hosts.contains(host) { hosts.append(host) }
+        if case .exec? = service.balancing.health.probe { return "" }
+        for target in service.targets {
+            guard case .inet(let host, _) = target.address, SystemdSyntax.isIPLiteral(host) else { return "" }
+            if !hosts.contains(host) { hosts.append(host) }
+        }
     }
     if shape.runsChildren {
         return "# No IPAddressAllow=/IPAddressDeny=: the backend runs in this unit's cgroup and would\n"

@@ -259,3 +259,46 @@ def test_log_level_filters_records(start_znetd, backends):
     time.sleep(0.5)
     chatty = [l for l in daemon.stderr_text().splitlines() if re.match(r"<[5-7]>", l)]
     assert not chatty, f"records below warning logged at --log-level warning: {chatty}"
+
+
+def test_backend_transitions_carry_backend_and_reason_fields(start_znetd, journal):
+    """A backend going down and up is journalled with ZNETD_BACKEND and ZNETD_REASON (warning
+    for down, notice for up), so `journalctl ZNETD_BACKEND=...` follows one backend."""
+    from balancing import NamedBackend
+
+    flaky = NamedBackend("flaky")
+    steady = NamedBackend("steady")
+    try:
+        listen = f"127.0.0.1:{free_port()}"
+        start_znetd(
+            config=f"""
+            services:
+              jbal:
+                listen: "{listen}"
+                targets: ["{flaky.addr}", "{steady.addr}"]
+                health: {{check: tcp, interval: 200ms, rise: 1, fall: 1}}
+            """,
+            wrap=journal.wrap,
+            journal_stream=True,
+            ready=[listen],
+        )
+
+        def transitions():
+            return [{k: v[0] for k, v in e.items()} for e in list(journal.entries)
+                    if e.get("ZNETD_BACKEND") == [flaky.addr]]
+
+        flaky.stop()
+        wait_until(lambda: any("is down" in e["MESSAGE"] for e in transitions()), 10,
+                   message="a down record in the journal")
+        flaky.start()
+        wait_until(lambda: any("is up" in e["MESSAGE"] for e in transitions()), 10,
+                   message="an up record in the journal")
+        down = next(e for e in transitions() if "is down" in e["MESSAGE"])
+        up = next(e for e in transitions() if "is up" in e["MESSAGE"])
+        assert down["PRIORITY"] == "4" and up["PRIORITY"] == "5", (down, up)
+        assert down["ZNETD_SERVICE"] == "jbal"
+        assert down["ZNETD_REASON"].startswith("health check failed: connect: "), down
+        assert up["ZNETD_REASON"] == "health check passed: connect succeeded", up
+    finally:
+        flaky.stop()
+        steady.stop()

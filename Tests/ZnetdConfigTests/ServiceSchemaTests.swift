@@ -50,7 +50,9 @@ import ZnetdConfig
         + "unknown key 'conect_timeout'; did you mean 'connect_timeout'?"),
     ("idle: 2s", "test.yaml:5:5: services.web.idle: unknown key 'idle'; did you mean 'idle_timeout'?"),
     ("timeout: 2s", "test.yaml:5:5: services.web.timeout: unknown key 'timeout'; valid keys are listen, target, "
-        + "connect_timeout, idle_timeout, max_connections, keepalive, log_connections, backlog, free_bind, reuse_port, allow, deny, "
+        + "targets, tiers, connect_timeout, idle_timeout, max_connections, keepalive, log_connections, "
+        + "backlog, free_bind, reuse_port, allow, deny, "
+        + "balance, health, retries, failback_after, failback_force, resolve_interval, proxy_protocol, "
         + "command, shell, environment, working_directory, user, group, launcher, unit, unit_name, "
         + "unit_properties, hooks, ready, wait_after_start, start_timeout, auto_start, stop_after, stop_signal, "
         + "stop_timeout, min_uptime, hand_off, max_pending, start_limit_burst, start_limit_interval"),

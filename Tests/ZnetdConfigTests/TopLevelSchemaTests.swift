@@ -91,7 +91,9 @@ func rejectsTopLevelStructure(yaml: String, problem: String) {
             "test.yaml:3:3: defaults.target: 'target' cannot be set in defaults; every service needs its own",
             "test.yaml:4:3: defaults.conect_timeout: unknown key 'conect_timeout'; did you mean 'connect_timeout'?",
             "test.yaml:5:3: defaults.port: unknown key 'port'; valid keys are connect_timeout, idle_timeout, "
-                + "max_connections, keepalive, log_connections, backlog, free_bind, reuse_port, allow, deny, environment, working_directory, user, group, "
+                + "max_connections, keepalive, log_connections, backlog, free_bind, reuse_port, allow, deny, "
+                + "balance, health, retries, failback_after, "
+                + "failback_force, resolve_interval, proxy_protocol, environment, working_directory, user, group, "
                 + "unit_properties, ready, wait_after_start, start_timeout, auto_start, stop_after, stop_signal, "
                 + "stop_timeout, min_uptime, hand_off, max_pending, start_limit_burst, start_limit_interval",
         ])

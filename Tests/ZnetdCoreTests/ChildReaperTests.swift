@@ -77,16 +77,21 @@ extension ChildProcessTests {
             defer { loop.execute { box.value.0.stop() } }
             while thread.load(ordering: .acquiring) == 0 { usleep(1000) }
 
-            let child = try ChildProcess.spawn(SpawnRequest(argv: ["/bin/sh", "-c", "exit 7"], environment: []))
+            // Spawned and watched in one turn of the loop, as the daemon does: a SIGCHLD that the
+            // loop's signalfd sees in between (a test runner whose threads all block SIGCHLD
+            // leaves it pending for the process) would reap the child unwatched.
             let result = Mutex<ExitStatus?>(nil)
-            let watching = Atomic<Bool>(false)
-            let childBox = UncheckedBox(child)
+            let spawned = Atomic<Int32>(0)
             loop.execute {
-                box.value.1.watch(childBox.value) { status in result.withLock { $0 = status } }
-                watching.store(true, ordering: .releasing)
+                guard let child = try? ChildProcess.spawn(SpawnRequest(argv: ["/bin/sh", "-c", "exit 7"], environment: []))
+                else { return spawned.store(-1, ordering: .releasing) }
+                box.value.1.watch(child) { status in result.withLock { $0 = status } }
+                spawned.store(child.pid, ordering: .releasing)
             }
-            while !watching.load(ordering: .acquiring) { usleep(1000) }
-            Run.waitUntilExited(child.pid)
+            while spawned.load(ordering: .acquiring) == 0 { usleep(1000) }
+            let pid = spawned.load(ordering: .acquiring)
+            try #require(pid > 0, "spawn failed")
+            Run.waitUntilExited(pid)
             // The kernel's SIGCHLD goes to the process and any thread of the test runner that
             // does not block it may discard it; a SIGCHLD for the loop thread itself is certain
             // to wait in its signalfd.
@@ -98,7 +103,7 @@ extension ChildProcessTests {
                 usleep(1000)
             }
             #expect(status == .exited(code: 7))
-            #expect(Run.state(of: child.pid) == nil, "reaped by the loop")
+            #expect(Run.state(of: pid) == nil, "reaped by the loop")
         }
     }
 }

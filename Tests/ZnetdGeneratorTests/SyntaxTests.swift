@@ -86,3 +86,21 @@ private func serviceText(_ yaml: String, _ unit: String, mode: UnitLayout = .per
     // No --config: znetd reads the generator's search path itself; the unit names its services.
     #expect(text.contains("ExecStart=/usr/bin/znetd run --service db --service web\n"))
 }
+
+@Test func ipAllowListCoversEveryTargetOfABalancedService() throws {
+    let configuration = try ConfigLoader.parse(yaml: """
+        services:
+          pool:
+            listen: "127.0.0.1:8080"
+            tiers: [["10.0.0.2:80", "10.0.0.1:80"], ["192.0.2.9:80"]]
+        """, file: "test.yaml")
+    let lines = ipAddressLines(configuration.services, shape: ServiceShape(configuration.services))
+    #expect(lines.contains("IPAddressAllow=localhost 10.0.0.1 10.0.0.2 192.0.2.9\n"))
+    let withHostname = try ConfigLoader.parse(yaml: """
+        services:
+          pool:
+            listen: "127.0.0.1:8080"
+            targets: ["10.0.0.1:80", "backend.test:80"]
+        """, file: "test.yaml")
+    #expect(ipAddressLines(withHostname.services, shape: ServiceShape(withHostname.services)) == "")
+}

@@ -5,27 +5,32 @@ import ZnetdConfig
 
 /// One proxied connection: a client socket, a backend socket, and a flow each way.
 ///
-/// Lives on one event loop. It resolves the target (off the loop when it is a hostname),
-/// connects to each address in turn with a timeout, then moves bytes until both directions
-/// have ended, passing each EOF on with shutdown(SHUT_WR) so half-closed connections work.
+/// Lives on one event loop. It takes a backend from the service's set (waiting for hostnames
+/// to resolve off the loop), connects with a timeout, and on failure tries another backend
+/// (up to `retries`), then moves bytes until both directions have ended, passing each EOF on
+/// with shutdown(SHUT_WR) so half-closed connections work.
 final class Relay: EventSource, @unchecked Sendable {
-    private enum Phase { case held, resolving, connecting, relaying, closed }
+    fileprivate enum Phase { case held, resolving, connecting, relaying, closed }
 
     unowned let worker: Worker
     let service: ServiceRuntime
     private let config: ServiceConfig
-    private let endpoints: TargetEndpoints
     private let client: Int32
     private let peer: SocketAddress?
-    private var backend: Int32 = -1
+    private var backendFD: Int32 = -1
     private var clientReady = Readiness()
     private var backendReady = Readiness()
     private var upstream = Flow()
     private var downstream = Flow()
-    private var phase = Phase.resolving
-    private var addresses: [SocketAddress] = []
-    private var nextAddress = 0
-    private var connectedTo: SocketAddress?
+    fileprivate var phase = Phase.resolving
+    /// The backend connected to (or being connected to); its slot is held until close.
+    private(set) var backend: Backend?
+    /// Backends that failed for this client (allocated only on a retry).
+    private var tried: [Backend] = []
+    /// The backend came from an `exec:` program: this connection's own, outside the set.
+    private var isDynamic = false
+    /// Further addresses of an `exec:` program's answer.
+    private var destinationAddresses: [SocketAddress] = []
     private var lastConnectError = ""
     private var connectTimer: LoopTimer?
     private var idleTimer: LoopTimer?
@@ -39,7 +44,7 @@ final class Relay: EventSource, @unchecked Sendable {
     init(worker: Worker, service: ServiceRuntime, client: Int32, peer: SocketAddress?) {
         self.worker = worker
         self.service = service
-        (config, endpoints) = service.snapshot
+        config = service.config
         self.client = client
         self.peer = peer
         started = worker.loop.now
@@ -86,57 +91,112 @@ final class Relay: EventSource, @unchecked Sendable {
 
     private func resolve() {
         phase = .resolving
-        let answer = endpoints.addresses(now: loop.now) { [self] result in
-            worker.loop.execute { [self] in
-                guard phase == .resolving else { return }
-                resolved(result)
-            }
-        }
-        if let answer { resolved(answer) }
+        if case .program(let argv) = config.target { return runDestinationProgram(argv) }
+        chooseBackend()
     }
 
-    private func resolved(_ result: Result<[SocketAddress], TargetEndpoints.ResolutionError>) {
+    // MARK: exec: destinations
+
+    /// Asks the service's program where this client goes (on the control loop).
+    private func runDestinationProgram(_ argv: [String]) {
+        guard let runner = service.destinationRunner else {
+            return close(reason: "no runner for the destination program", level: .error)
+        }
+        runner.run(argv, service: service.name, client: peer, local: SocketAddress.local(of: client),
+                   timeout: config.connectTimeout) { [self] result in
+            worker.loop.execute { [self] in
+                guard phase == .resolving else { return }
+                switch result {
+                case .success(let target): resolveDestination(target)
+                case .failure(let error): close(reason: "\(error)", level: .warning)
+                }
+            }
+        }
+    }
+
+    private func resolveDestination(_ target: TargetAddress) {
+        let answer = TargetEndpoints(target).addresses(now: loop.now) { [self] result in
+            worker.loop.execute { [self] in
+                guard phase == .resolving else { return }
+                connectToDestination(target, result)
+            }
+        }
+        if let answer { connectToDestination(target, answer) }
+    }
+
+    /// Connects to the program's answer, trying its addresses in turn (a hostname may have
+    /// several). Each is a backend of this connection alone: not shared, not health-checked.
+    private func connectToDestination(_ target: TargetAddress,
+                                      _ result: Result<[SocketAddress], TargetEndpoints.ResolutionError>) {
         switch result {
-        case .success(let list):
-            addresses = list
-            phase = .connecting
-            connectNext()
         case .failure(let error):
             close(reason: "\(error)", level: .warning)
+        case .success(let addresses):
+            destinationAddresses = addresses
+            connectToNextDestination(target)
+        }
+    }
+
+    private func connectToNextDestination(_ target: TargetAddress) {
+        guard let address = destinationAddresses.first else {
+            service.failedConnects.add(1, ordering: .relaxed)
+            return close(reason: "cannot connect to \(lastConnectError)", level: .warning)
+        }
+        destinationAddresses.removeFirst()
+        let destination = Backend(address: address, settings: BackendTarget(address: target))
+        _ = destination.tryReserve()
+        backend = destination
+        isDynamic = true
+        phase = .connecting
+        connect()
+    }
+
+    /// Takes a backend, or waits for hostnames to resolve, or gives up.
+    fileprivate func chooseBackend() {
+        let choice = service.backends.choose(client: peer, tried: tried, now: loop.now, waiter: self)
+        switch choice {
+        case .backend(let chosen):
+            backend = chosen
+            phase = .connecting
+            connect()
+        case .wait:
+            phase = .resolving
+        case .unavailable(let reason):
+            service.failedConnects.add(1, ordering: .relaxed)
+            if tried.isEmpty {
+                close(reason: reason, level: .warning)
+            } else {
+                let which = tried.count == 1 ? "" : "any of \(tried.count) backends; last: "
+                close(reason: "cannot connect to \(which)\(lastConnectError)", level: .warning)
+            }
         }
     }
 
     // MARK: Connecting
 
-    private func connectNext() {
-        guard nextAddress < addresses.count else {
-            service.failedConnects.add(1, ordering: .relaxed)
-            close(reason: "cannot connect to \(config.target): \(lastConnectError)", level: .warning)
-            return
-        }
-        let address = addresses[nextAddress]
-        nextAddress += 1
+    private func connect() {
+        guard let chosen = backend else { return }
+        let address = chosen.address
         let fd = znetd_socket(address.family, ZNETD_SOCK_STREAM)
         guard fd >= 0 else {
             let code = errno
-            lastConnectError = "\(address): socket: \(errnoDescription(code))"
             if (code == EMFILE || code == ENFILE) && loop.now &- started < config.connectTimeout.nanoseconds {
                 // Out of descriptors: hold the client and try again shortly rather than drop it.
-                nextAddress -= 1
                 connectTimer = loop.schedule(after: Relay.descriptorRetryDelay) { [unowned self] in
                     connectTimer = nil
-                    connectNext()
+                    connect()
                 }
                 return
             }
-            return connectNext()
+            // Not the backend's fault: no passive health penalty.
+            lastConnectError = "\(address): socket: \(errnoDescription(code))"
+            return giveBackBackend(failure: nil)
         }
         if address.family != AF_UNIX {
             _ = znetd_set_int_option(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             if let k = config.keepalive { setKeepalive(fd, k) }
         }
-        backend = fd
-        connectedTo = address
+        backendFD = fd
         let rc = address.withSockaddr { Glibc.connect(fd, $0, $1) }
         if rc == 0 {
             loop.register(fd, source: self, side: 1)
@@ -152,23 +212,60 @@ final class Relay: EventSource, @unchecked Sendable {
         }
     }
 
+    /// The backend did not work out: release it, count the failure, and try another while
+    /// `retries` allows.
+    private func giveBackBackend(failure: String?) {
+        guard let failed = backend else { return }
+        backend = nil
+        failed.release()
+        if isDynamic { return connectToNextDestination(failed.target) }
+        if let failure { service.backends.connectFinished(failed, failure: failure, now: loop.now) }
+        tried.append(failed)
+        let retries = service.backends.balancing.retries ?? Int.max
+        guard tried.count <= retries else {
+            service.failedConnects.add(1, ordering: .relaxed)
+            close(reason: "cannot connect to \(lastConnectError) (retries: \(retries))", level: .warning)
+            return
+        }
+        phase = .resolving
+        chooseBackend()
+    }
+
     private func connectFailed(_ reason: String) {
         connectTimer?.cancel()
         connectTimer = nil
-        lastConnectError = "\(connectedTo.map { "\($0)" } ?? "?"): \(reason)"
-        Glibc.close(backend)
-        backend = -1
+        lastConnectError = "\(backend.map { "\($0)" } ?? "?"): \(reason)"
+        loop.unregister(backendFD)
+        Glibc.close(backendFD)
+        backendFD = -1
         backendReady = Readiness()
-        connectNext()
+        giveBackBackend(failure: reason)
     }
 
     private func connected() {
         connectTimer?.cancel()
         connectTimer = nil
+        if let backend, !isDynamic { service.backends.connectFinished(backend, failure: nil, now: loop.now) }
+        guard sendProxyHeader() else { return }
         phase = .relaying
         backendReady.writable = true
         startIdleClock()
         pump()
+    }
+
+    /// Writes the PROXY protocol header, if configured, before any of the client's bytes. The
+    /// socket has just connected, so its send buffer takes the header (at most 52 bytes) whole;
+    /// anything else is a broken connection. Returns false when it closed the relay.
+    private func sendProxyHeader() -> Bool {
+        guard let version = service.backends.balancing.proxyProtocol else { return true }
+        let header = ProxyHeader.bytes(version, client: peer, local: SocketAddress.local(of: client))
+        let sent = header.withUnsafeBytes { send(backendFD, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent == header.count else {
+            close(reason: "cannot send the PROXY header: \(sent < 0 ? errnoDescription(errno) : "short write")",
+                  level: .warning)
+            return false
+        }
+        return true
     }
 
     /// Idle time counts from the moment bytes can flow, not while the client was held.
@@ -183,8 +280,10 @@ final class Relay: EventSource, @unchecked Sendable {
         lastActivity = loop.now
         if side == 1 && phase == .connecting {
             guard events & (ZNETD_EPOLLOUT | ZNETD_EPOLLERR | ZNETD_EPOLLHUP) != 0 else { return }
-            let error = znetd_get_socket_error(backend)
+            let error = znetd_get_socket_error(backendFD)
             guard error == 0 else { return connectFailed(errnoDescription(error)) }
+            if let backend, !isDynamic { service.backends.connectFinished(backend, failure: nil, now: loop.now) }
+            guard sendProxyHeader() else { return }
             // The same edge may already carry the backend's first bytes (a server that speaks
             // first): record them below, or edge-triggered epoll never reports them again.
             connectTimer?.cancel()
@@ -212,9 +311,9 @@ final class Relay: EventSource, @unchecked Sendable {
     }
 
     private func pump() {
-        let up = upstream.run(from: client, &clientReady, to: backend, &backendReady, loop: loop)
+        let up = upstream.run(from: client, &clientReady, to: backendFD, &backendReady, loop: loop)
         if case .failed(let code) = up { return abort(code) }
-        let down = downstream.run(from: backend, &backendReady, to: client, &clientReady, loop: loop)
+        let down = downstream.run(from: backendFD, &backendReady, to: client, &clientReady, loop: loop)
         if case .failed(let code) = down { return abort(code) }
         if upstream.isFinished && downstream.isFinished {
             return close(reason: nil, level: .info)
@@ -243,7 +342,7 @@ final class Relay: EventSource, @unchecked Sendable {
             var hard = linger(l_onoff: 1, l_linger: 0)
             let size = socklen_t(MemoryLayout<linger>.size)
             setsockopt(client, SOL_SOCKET, SO_LINGER, &hard, size)
-            setsockopt(backend, SOL_SOCKET, SO_LINGER, &hard, size)
+            setsockopt(backendFD, SOL_SOCKET, SO_LINGER, &hard, size)
         }
         close(reason: errnoDescription(code), level: .info)
     }
@@ -259,7 +358,8 @@ final class Relay: EventSource, @unchecked Sendable {
         upstream.discard(loop)
         downstream.discard(loop)
         Glibc.close(client)
-        if backend >= 0 { Glibc.close(backend) }
+        if backendFD >= 0 { Glibc.close(backendFD) }
+        backend?.release()
         worker.untrack(self)
         loop.release(self)
         service.bytesFromClients.add(upstream.bytes, ordering: .relaxed)
@@ -278,11 +378,21 @@ final class Relay: EventSource, @unchecked Sendable {
     private func record() -> Logger.Metadata {
         [
             "client": "\(peer.map { "\($0)" } ?? "")",
-            "target": "\(connectedTo.map { "\($0)" } ?? "\(config.target)")",
+            "target": "\(backend.map { "\($0.address)" } ?? "\(config.target)")",
             "bytes_in": "\(upstream.bytes)",
             "bytes_out": "\(downstream.bytes)",
             "duration_usec": "\((loop.now &- started) / 1_000)",
         ]
+    }
+}
+
+extension Relay: BackendSet.Waiter {
+    /// Hostnames resolved while this relay waited for a backend: choose again, on its loop.
+    func backendsChanged() {
+        worker.loop.execute { [self] in
+            guard phase == .resolving, backend == nil else { return }
+            chooseBackend()
+        }
     }
 }
 

@@ -39,6 +39,9 @@ public final class TargetEndpoints: Sendable {
             fixed = SocketAddress(unixPath: path).map { [$0] } ?? []
         case .inet(let host, let port):
             fixed = SocketAddress(ip: host, port: port).map { [$0] }
+        case .program:
+            // Decided per connection by the program; nothing to probe.
+            fixed = []
         }
     }
 

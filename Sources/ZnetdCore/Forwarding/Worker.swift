@@ -61,6 +61,18 @@ public final class Worker: @unchecked Sendable {
         relayCount -= 1
     }
 
+    /// Ends the connections of `service` to backends `matching` says (a backend's drain ran
+    /// out of time, or a failback forces clients back to the better tier).
+    func closeRelays(of service: ServiceRuntime, toBackends matching: (Backend) -> Bool, reason: String) {
+        var relay = firstRelay
+        while let current = relay {
+            relay = current.next
+            if current.service === service, let backend = current.backend, matching(backend) {
+                current.close(reason: reason, level: .notice)
+            }
+        }
+    }
+
     /// Ends every connection of `service` (or of all services) now: a drain ran out of time.
     func closeRelays(of service: ServiceRuntime?, reason: String) {
         var relay = firstRelay

@@ -26,6 +26,8 @@ public final class Daemon: @unchecked Sendable {
     private(set) var services: [String: ServiceRuntime] = [:]
     /// One per on-demand service.
     private var supervisors: [String: Supervisor] = [:]
+    /// Active health checks, one per service.
+    private var healthMonitors: [String: HealthMonitor] = [:]
     private(set) var sockets: [String: [ListenSocket]] = [:]
     /// Services removed by a reload whose connections are still finishing.
     private var draining: [ServiceRuntime] = []
@@ -77,7 +79,7 @@ public final class Daemon: @unchecked Sendable {
         if let watchdog { scheduleWatchdog(interval: watchdog) }
         scheduleStatus()
         let summary = configuration.services.map { s in
-            "\(s.name) (\(sockets[s.name, default: []].map { "\($0)" }.joined(separator: ", ")) -> \(s.target))"
+            "\(s.name) (\(sockets[s.name, default: []].map { "\($0)" }.joined(separator: ", ")) -> \(s.target)\(s.targets.count > 1 ? " and \(s.targets.count - 1) more" : ""))"
         }
         logger.notice("znetd \(ZnetdVersion.string) serving \(summary.joined(separator: "; ")) on \(threadCount) threads\(isSocketActivated ? " (socket-activated)" : "")")
         Notifier.ready(status: statusText())
@@ -132,8 +134,30 @@ public final class Daemon: @unchecked Sendable {
         service.onCapacity { [workers] service in
             for worker in workers { worker.loop.execute { worker.resumeAccepting(for: service) } }
         }
+        attachBackends(of: service)
         if let onDemand = config.onDemand { supervise(service, onDemand) }
         for socket in sockets[config.name, default: []] { startAccepting(socket, service) }
+    }
+
+    /// Gives the service's backend set the control loop's timers and a way to close connections.
+    private func attachBackends(of service: ServiceRuntime) {
+        let control = control
+        let workers = UncheckedBox(workers)
+        service.backends.drainTimeout.store(configuration.drainTimeout.nanoseconds, ordering: .relaxed)
+        service.backends.attach(BackendSet.Hooks(
+            schedule: { after, action in
+                control.execute { control.schedule(after: after) { action() } }
+            },
+            closeConnections: { matching, reason in
+                for worker in workers.value {
+                    worker.loop.execute { worker.closeRelays(of: service, toBackends: matching, reason: reason) }
+                }
+            }))
+        service.destinationRunner = DestinationProgram(control: control, reaper: reaper)
+        let monitor = HealthMonitor(backends: service.backends, control: control, reaper: reaper,
+                                    serviceName: service.name)
+        healthMonitors[service.name] = monitor
+        monitor.start()
     }
 
     /// Puts an on-demand service under a supervisor (started with `begin()` once loops run).
@@ -328,10 +352,13 @@ public final class Daemon: @unchecked Sendable {
             guard let service = services.removeValue(forKey: old.name) else { continue }
             sockets[old.name] = nil
             supervisors.removeValue(forKey: old.name)?.shutdown {}
+            service.backends.retire()
+            healthMonitors.removeValue(forKey: old.name)?.stop()
             drain(service)
         }
         for config in next.services {
             if let service = services[config.name] {
+                service.backends.drainTimeout.store(next.drainTimeout.nanoseconds, ordering: .relaxed)
                 if !service.config.sameSettings(as: config) {
                     let before = service.config.onDemand
                     service.update(config)
@@ -406,6 +433,10 @@ public final class Daemon: @unchecked Sendable {
             : "\(count) service\(count == 1 ? "" : "s"), \(open) connection\(open == 1 ? "" : "s")"
         let backends = supervisors.keys.sorted().map { "\($0): \(supervisors[$0]!.statusText)" }
         if !backends.isEmpty { text += "; " + backends.joined(separator: ", ") }
+        let balanced = services.keys.sorted().compactMap { name in
+            services[name]!.backends.statusText.map { "\(name): \($0)" }
+        }
+        if !balanced.isEmpty { text += "; " + balanced.joined(separator: "; ") }
         if let reloadProblem { text += "; \(reloadProblem)" }
         return text
     }

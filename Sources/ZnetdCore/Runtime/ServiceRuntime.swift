@@ -28,6 +28,10 @@ public final class ServiceRuntime: Sendable {
     private let idleHook = Mutex<(@Sendable () -> Void)?>(nil)
     /// Where connections wait while an on-demand backend wakes; always open for the others.
     public let gate: ServiceGate
+    /// The backends new connections are spread over.
+    let backends: BackendSet
+    /// Runs an `exec:` target's program (set by the daemon, whose control loop runs it).
+    private let destinationProgram = Mutex<DestinationProgram?>(nil)
 
     public init(config: ServiceConfig, logger: Logger) {
         name = config.name
@@ -38,6 +42,12 @@ public final class ServiceRuntime: Sendable {
         maximum = Atomic(config.maxConnections)
         checksClients = Atomic(!config.clientAccess.isEmpty)
         gate = ServiceGate(open: config.onDemand == nil, maxPending: config.onDemand?.maxPending ?? .max)
+        backends = BackendSet(targets: config.targets, balancing: config.balancing, logger: logger)
+    }
+
+    var destinationRunner: DestinationProgram? {
+        get { destinationProgram.withLock { $0 } }
+        set { destinationProgram.withLock { $0 = newValue } }
     }
 
     func onIdle(_ hook: @escaping @Sendable () -> Void) {
@@ -53,6 +63,7 @@ public final class ServiceRuntime: Sendable {
             let endpoints = state.config.target == config.target ? state.endpoints : TargetEndpoints(config.target)
             state = (config, endpoints)
         }
+        backends.update(targets: config.targets, balancing: config.balancing)
         maximum.store(config.maxConnections, ordering: .sequentiallyConsistent)
         checksClients.store(!config.clientAccess.isEmpty, ordering: .relaxed)
         gate.setMaxPending(config.onDemand?.maxPending ?? .max)

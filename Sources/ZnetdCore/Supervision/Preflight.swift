@@ -11,7 +11,6 @@ public enum Preflight {
     public static func problems(in configuration: Configuration, askSystemd: Bool = false) -> [String] {
         var problems: [String] = []
         for service in configuration.services {
-            guard let onDemand = service.onDemand else { continue }
             let place = service.location.map { "\($0): " } ?? ""
             func check(_ command: Command, _ key: String) {
                 do {
@@ -20,6 +19,9 @@ public enum Preflight {
                     problems.append("\(place)services.\(service.name).\(key): \(error)")
                 }
             }
+            if case .program(let argv) = service.target { check(Command(argv: argv), "target") }
+            if case .exec(let argv)? = service.balancing.health.probe { check(Command(argv: argv), "health") }
+            guard let onDemand = service.onDemand else { continue }
             switch onDemand.launcher {
             case .process(let command), .transientUnit(_, let command, _):
                 check(command, "command")

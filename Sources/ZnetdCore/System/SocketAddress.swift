@@ -107,7 +107,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// The 4 or 16 bytes of an IP address; nil for AF_UNIX.
+    /// The address bytes of an IP address in network order (4 or 16), nil for AF_UNIX: for the
+    /// PROXY protocol header and for hashing a client without formatting it.
     public var ipBytes: [UInt8]? {
         withUnsafeBytes(of: storage) { raw in
             switch family {
