@@ -35,6 +35,8 @@ public enum ConfigSchema {
             case "keepalive": paths += SchemaDecoder.keepaliveKeys.map { path + "." + $0 }
             case "hooks": paths += SchemaDecoder.hookKeys.map { path + "." + $0 }
             case "unit_properties": paths += UnitPropertySchema.all.map { path + "." + $0.name }
+            case "targets": paths += SchemaDecoder.backendKeys.map { path + "[]." + $0 }
+            case "health": paths += SchemaDecoder.healthKeys.map { path + "." + $0 }
             default: break
             }
         }
