@@ -33,6 +33,12 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
+        // OpenSSL (libssl3) for TLS termination on shared HTTP listeners.
+        .systemLibrary(
+            name: "CZnetdTLS",
+            pkgConfig: "libssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
         // Thin wrappers for Linux calls and constants Glibc does not export to Swift.
         .target(name: "CZnetdLinux"),
         // The configuration: schema, YAML decoding, validation. Pure; no sockets.
@@ -53,7 +59,7 @@ let package = Package(
         .target(
             name: "ZnetdCore",
             dependencies: [
-                "CSystemd", "CZnetdLinux", "ZnetdConfig",
+                "CSystemd", "CZnetdLinux", "CZnetdTLS", "ZnetdConfig",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -97,7 +103,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZnetdCoreTests",
-            dependencies: ["ZnetdCore"],
+            dependencies: ["ZnetdCore", "CZnetdTLS"],
             swiftSettings: swiftSettings
         ),
     ]

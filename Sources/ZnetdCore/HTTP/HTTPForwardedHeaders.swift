@@ -1,0 +1,79 @@
+/// The request head as it goes to the backend: as the client sent it, with the fields that tell
+/// the backend who the client is.
+///
+/// `X-Forwarded-For` gets the client's address appended (a list the client started is kept:
+/// the backend decides how many hops to trust), `X-Forwarded-Proto` and `X-Forwarded-Host`
+/// are set to what znetd saw (a client's own values would be lies), and `Forwarded`
+/// (RFC 7239) gets an element appended. Hop-by-hop fields stay: the proxy keeps the client's
+/// connection semantics per request.
+public enum HTTPForwardedHeaders {
+    public static func rewrite(
+        _ head: HTTPHead, client: String, isTLS: Bool, host: String?
+    ) -> [UInt8] {
+        var fields: [(name: String, value: String)] = []
+        var forwardedFor: String?
+        var forwarded: String?
+        for field in head.fields {
+            switch field.name.lowercased() {
+            case "x-forwarded-for":
+                forwardedFor = forwardedFor.map { "\($0), \(field.value)" } ?? field.value
+            case "forwarded":
+                forwarded = forwarded.map { "\($0), \(field.value)" } ?? field.value
+            case "x-forwarded-proto", "x-forwarded-host":
+                continue
+            default:
+                fields.append(field)
+            }
+        }
+        let proto = isTLS ? "https" : "http"
+        fields.append(("X-Forwarded-For", forwardedFor.map { "\($0), \(client)" } ?? client))
+        fields.append(("X-Forwarded-Proto", proto))
+        if let host { fields.append(("X-Forwarded-Host", host)) }
+        // RFC 7239: an IPv6 address is quoted and bracketed.
+        let node = client.containsColon ? "\"[\(client)]\"" : client
+        var element = "for=\(node);proto=\(proto)"
+        if let host { element += ";host=\"\(host)\"" }
+        fields.append(("Forwarded", forwarded.map { "\($0), \(element)" } ?? element))
+
+        var text: String
+        switch head.kind {
+        case .request(let method, let target): text = "\(method) \(target) HTTP/\(head.version.major).\(head.version.minor)\r\n"
+        case .response(let status): text = "HTTP/\(head.version.major).\(head.version.minor) \(status)\r\n"
+        }
+        for field in fields { text += "\(field.name): \(field.value)\r\n" }
+        text += "\r\n"
+        return Array(text.utf8)
+    }
+}
+
+/// The responses znetd makes itself: short, closing the connection, never cached.
+public enum HTTPErrorResponse {
+    public static func bytes(status: Int, retryAfterSeconds: Int? = nil, detail: String? = nil) -> [UInt8] {
+        let reason = reasonPhrase(status)
+        let body = "\(status) \(reason)" + (detail.map { ": \($0)" } ?? "") + "\n"
+        var text = "HTTP/1.1 \(status) \(reason)\r\n"
+        text += "Content-Type: text/plain; charset=utf-8\r\n"
+        text += "Content-Length: \(body.utf8.count)\r\n"
+        text += "Cache-Control: no-store\r\n"
+        if let retryAfterSeconds { text += "Retry-After: \(retryAfterSeconds)\r\n" }
+        text += "Connection: close\r\n\r\n"
+        return Array((text + body).utf8)
+    }
+
+    static func reasonPhrase(_ status: Int) -> String {
+        switch status {
+        case 400: return "Bad Request"
+        case 404: return "Not Found"
+        case 408: return "Request Timeout"
+        case 431: return "Request Header Fields Too Large"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        default: return "Error"
+        }
+    }
+}
+
+extension String {
+    fileprivate var containsColon: Bool { utf8.contains(UInt8(ascii: ":")) }
+}

@@ -1,0 +1,128 @@
+/// Reads an HTTP/1.x head from the start of a byte buffer (RFC 9112 sections 2 to 5).
+///
+/// Strict where leniency lets a request mean one thing to znetd and another to the backend
+/// (request smuggling): no white space between a field name and its colon, no folded lines,
+/// no conflicting or doubled framing fields. Lenient where that is harmless: bare LF line ends,
+/// empty lines before a request line.
+public enum HTTPHeadParser {
+    /// The largest head read; a longer one is refused (431 for a request).
+    public static let defaultLimit = 64 * 1024
+
+    /// The head at the start of `bytes` and its length including the empty line, or `nil` when
+    /// the head is not complete yet (and within `limit`).
+    public static func parse(
+        _ bytes: some Collection<UInt8>, isRequest: Bool, limit: Int = defaultLimit
+    ) throws(HTTPHeadError) -> (head: HTTPHead, length: Int)? {
+        let buffer = Array(bytes.prefix(limit + 4))
+        var start = 0
+        if isRequest {  // RFC 9112 section 2.2: ignore empty lines before the request line
+            while start < buffer.count, buffer[start] == 0x0D || buffer[start] == 0x0A { start += 1 }
+        }
+        guard let (lines, end) = headLines(buffer, from: start) else {
+            if buffer.count - start > limit { throw .tooLarge(limit: limit) }
+            return nil
+        }
+        if end - start > limit { throw .tooLarge(limit: limit) }
+        guard let first = lines.first else { throw .malformed("empty head") }
+        var head = try isRequest ? requestLine(first) : statusLine(first)
+        for line in lines.dropFirst() {
+            head.fields.append(try field(line))
+        }
+        try checkFraming(head)
+        return (head, end)
+    }
+
+    /// The lines of a complete head (without line ends) and the offset after its empty line.
+    private static func headLines(_ buffer: [UInt8], from start: Int) -> ([ArraySlice<UInt8>], Int)? {
+        var lines: [ArraySlice<UInt8>] = []
+        var lineStart = start
+        var index = start
+        while index < buffer.count {
+            if buffer[index] == 0x0A {
+                var lineEnd = index
+                if lineEnd > lineStart && buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                if lineEnd == lineStart { return (lines, index + 1) }
+                lines.append(buffer[lineStart..<lineEnd])
+                lineStart = index + 1
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    private static func text(_ bytes: ArraySlice<UInt8>) throws(HTTPHeadError) -> String {
+        // Field values may carry obs-text (bytes >= 0x80); keep them, but never control bytes.
+        for byte in bytes where byte < 0x20 && byte != 0x09 || byte == 0x7F {
+            throw .malformed("control character in the head")
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func version(_ text: Substring) throws(HTTPHeadError) -> (major: Int, minor: Int) {
+        let utf8 = Array(text.utf8)
+        guard utf8.count == 8, text.hasPrefix("HTTP/"), utf8[6] == UInt8(ascii: "."),
+            let major = Int(String(text.dropFirst(5).prefix(1))), let minor = Int(String(text.suffix(1)))
+        else { throw .malformed("bad HTTP version '\(text)'") }
+        guard major == 1 else { throw .malformed("unsupported HTTP version '\(text)'") }
+        return (major, minor)
+    }
+
+    private static func requestLine(_ line: ArraySlice<UInt8>) throws(HTTPHeadError) -> HTTPHead {
+        let parts = try text(line).split(separator: " ", omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty,
+            parts[0].allSatisfy(isTokenCharacter)
+        else { throw .malformed("bad request line") }
+        return HTTPHead(
+            kind: .request(method: String(parts[0]), target: String(parts[1])),
+            version: try version(parts[2]), fields: [])
+    }
+
+    private static func statusLine(_ line: ArraySlice<UInt8>) throws(HTTPHeadError) -> HTTPHead {
+        let parts = try text(line).split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, parts[1].count == 3, let status = Int(parts[1]), (100...999).contains(status)
+        else { throw .malformed("bad status line") }
+        return HTTPHead(kind: .response(status: status), version: try version(parts[0]), fields: [])
+    }
+
+    private static func field(_ line: ArraySlice<UInt8>) throws(HTTPHeadError) -> (name: String, value: String) {
+        if line.first == 0x20 || line.first == 0x09 { throw .malformed("folded header line") }
+        let content = try text(line)
+        guard let colon = content.firstIndex(of: ":") else { throw .malformed("header line without a colon") }
+        let name = content[..<colon]
+        guard !name.isEmpty, name.allSatisfy(isTokenCharacter) else {
+            throw .malformed("bad header name '\(name)'")
+        }
+        return (String(name), String(content[content.index(after: colon)...].trimmingSpaces()))
+    }
+
+    /// Content-Length and Transfer-Encoding that a recipient could read two ways are refused.
+    private static func checkFraming(_ head: HTTPHead) throws(HTTPHeadError) {
+        let lengths = head.fields.filter { $0.name.lowercased() == "content-length" }
+            .flatMap { $0.value.split(separator: ",").map { $0.trimmingSpaces() } }
+        if let first = lengths.first {
+            guard !first.isEmpty, first.allSatisfy({ $0.isASCII && $0.isNumber }), UInt64(first) != nil,
+                lengths.allSatisfy({ $0 == first })
+            else { throw .malformed("bad Content-Length") }
+        }
+        let codings = head.tokens("transfer-encoding")
+        if !codings.isEmpty {
+            if !lengths.isEmpty { throw .malformed("both Transfer-Encoding and Content-Length") }
+            if head.version.minor == 0 { throw .malformed("Transfer-Encoding in an HTTP/1.0 message") }
+            if case .request = head.kind, codings.last != "chunked" {
+                throw .malformed("a request's last transfer coding must be chunked")
+            }
+            if codings.dropLast().contains("chunked") { throw .malformed("chunked applied twice") }
+        }
+    }
+}
+
+/// tchar (RFC 9110 section 5.6.2).
+func isTokenCharacter(_ character: Character) -> Bool {
+    guard let ascii = character.asciiValue else { return false }
+    switch ascii {
+    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+        return true
+    default:
+        return "!#$%&'*+-.^_`|~".utf8.contains(ascii)
+    }
+}
