@@ -12,7 +12,7 @@ public enum HTTPBodyLength: Sendable, Equatable {
     /// A request's body length (its head has passed ``HTTPHeadParser``'s framing checks).
     public static func of(request head: HTTPHead) -> HTTPBodyLength {
         if head.tokens("transfer-encoding").last == "chunked" { return .chunked }
-        if let length = head.field("content-length").flatMap({ UInt64($0.split(separator: ",")[0].trimmingSpaces()) }) {
+        if let length = head.field("content-length").flatMap({ UInt64($0.split(separator: ",")[0].trimmingBlanks()) }) {
             return length == 0 ? .none : .fixed(length)
         }
         return .none
@@ -26,7 +26,7 @@ public enum HTTPBodyLength: Sendable, Equatable {
         let codings = head.tokens("transfer-encoding")
         if codings.last == "chunked" { return .chunked }
         if !codings.isEmpty { return .untilClose }
-        if let length = head.field("content-length").flatMap({ UInt64($0.split(separator: ",")[0].trimmingSpaces()) }) {
+        if let length = head.field("content-length").flatMap({ UInt64($0.split(separator: ",")[0].trimmingBlanks()) }) {
             return length == 0 ? .none : .fixed(length)
         }
         return .untilClose

@@ -31,7 +31,7 @@ public struct HTTPHead: Sendable, Equatable {
     public func tokens(_ name: String) -> [String] {
         fields.filter { $0.name.lowercased() == name }
             .flatMap { $0.value.split(separator: ",") }
-            .map { $0.trimmingSpaces().lowercased() }
+            .map { $0.trimmingBlanks().lowercased() }
             .filter { !$0.isEmpty }
     }
 
@@ -88,7 +88,7 @@ public enum HTTPHeadError: Error, Sendable, Equatable {
 }
 
 extension Substring {
-    func trimmingSpaces() -> Substring {
+    func trimmingBlanks() -> Substring {
         var text = self
         while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
         while let last = text.last, last == " " || last == "\t" { text.removeLast() }
@@ -97,5 +97,5 @@ extension Substring {
 }
 
 extension String {
-    func trimmingSpaces() -> Substring { Substring(self).trimmingSpaces() }
+    func trimmingBlanks() -> Substring { Substring(self).trimmingBlanks() }
 }

@@ -92,13 +92,13 @@ public enum HTTPHeadParser {
         guard !name.isEmpty, name.allSatisfy(isTokenCharacter) else {
             throw .malformed("bad header name '\(name)'")
         }
-        return (String(name), String(content[content.index(after: colon)...].trimmingSpaces()))
+        return (String(name), String(content[content.index(after: colon)...].trimmingBlanks()))
     }
 
     /// Content-Length and Transfer-Encoding that a recipient could read two ways are refused.
     private static func checkFraming(_ head: HTTPHead) throws(HTTPHeadError) {
         let lengths = head.fields.filter { $0.name.lowercased() == "content-length" }
-            .flatMap { $0.value.split(separator: ",").map { $0.trimmingSpaces() } }
+            .flatMap { $0.value.split(separator: ",").map { $0.trimmingBlanks() } }
         if let first = lengths.first {
             guard !first.isEmpty, first.allSatisfy({ $0.isASCII && $0.isNumber }), UInt64(first) != nil,
                 lengths.allSatisfy({ $0 == first })
