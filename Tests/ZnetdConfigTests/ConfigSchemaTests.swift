@@ -1,12 +1,23 @@
 import Testing
 import ZnetdConfig
 
-/// A YAML document that writes the key at `path` (`NAME` as service `web`) with a junk value.
+/// A YAML document that writes the key at `path` (`NAME` as service `web`, `KEY[]` as a list of
+/// one mapping) with a junk value.
 private func document(writing path: String) -> String {
     var yaml = ""
-    for (depth, key) in path.split(separator: ".").enumerated() {
-        yaml += String(repeating: "  ", count: depth) + (key == "NAME" ? "web" : String(key)) + ":"
-        yaml += "\n"
+    var indent = 0
+    for key in path.split(separator: ".") {
+        let name = key == "NAME" ? "web" : String(key)
+        if name.hasSuffix("[]") {
+            yaml += String(repeating: "  ", count: indent) + name.dropLast(2) + ":\n"
+            indent += 1
+            yaml += String(repeating: "  ", count: indent) + "- "
+            indent += 1
+            continue
+        }
+        if !yaml.hasSuffix("- ") { yaml += String(repeating: "  ", count: indent) }
+        yaml += name + ":\n"
+        indent += 1
     }
     return String(yaml.dropLast()) + " \"junk?\"\n"
 }
@@ -30,7 +41,8 @@ func listedKeyIsAccepted(path: String) {
         "threads", "drain_timeout", "pipe_size", "defaults", "services",
         "services.NAME.listen", "services.NAME.target", "services.NAME.keepalive.count",
         "services.NAME.hooks.start", "services.NAME.unit_properties.MemoryMax",
-        "defaults.stop_after", "defaults.idle_timeout",
+        "defaults.stop_after", "defaults.idle_timeout", "services.NAME.targets[].weight",
+        "services.NAME.health.fall", "defaults.health.rise",
     ] {
         #expect(paths.contains(expected), "\(expected) missing")
     }
