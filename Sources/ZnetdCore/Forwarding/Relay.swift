@@ -13,8 +13,9 @@ final class Relay: EventSource, @unchecked Sendable {
 
     unowned let worker: Worker
     let service: ServiceRuntime
-    private let config: ServiceConfig
-    private let endpoints: TargetEndpoints
+    private let settings: ServiceRuntime.Settings
+    private var config: ServiceConfig { settings.config }
+    private var endpoints: TargetEndpoints { settings.endpoints }
     private let client: Int32
     private let peer: SocketAddress?
     private var backend: Int32 = -1
@@ -39,7 +40,7 @@ final class Relay: EventSource, @unchecked Sendable {
     init(worker: Worker, service: ServiceRuntime, client: Int32, peer: SocketAddress?) {
         self.worker = worker
         self.service = service
-        (config, endpoints) = service.snapshot
+        settings = service.settings
         self.client = client
         self.peer = peer
         started = worker.loop.now
