@@ -21,13 +21,22 @@ SOCKET_PROXYD = "/usr/lib/systemd/systemd-socket-proxyd"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GIB = 1 << 30
 PATHS = ["direct", "znetd", "socket-proxyd", "haproxy", "socat"]
-PROXIES = PATHS[1:]
+ALL_PATHS = PATHS + ["znetd-baseline"]  # a path's port comes from its place here
+# ZNETD_BASELINE=/path/to/another/znetd adds it as one more path (say, main's build beside a
+# data-plane change), with its own ratio rows.
+if os.environ.get("ZNETD_BASELINE"):
+    PATHS.append("znetd-baseline")
+# BENCH_PATHS=znetd,haproxy limits a run to some paths (development runs).
+if os.environ.get("BENCH_PATHS"):
+    PATHS = [p for p in PATHS if p in os.environ["BENCH_PATHS"].split(",")]
+PROXIES = [p for p in PATHS if p != "direct"]
 LABEL = {
     "direct": "direct (no proxy)",
     "znetd": "znetd",
     "socket-proxyd": "systemd-socket-proxyd",
     "haproxy": "HAProxy (tcp, forced splice)",
     "socat": "socat",
+    "znetd-baseline": "znetd (baseline build)",
 }
 
 # Ports: backends 18601..18603, proxies 18610 + 10 * path + workload.
@@ -299,14 +308,14 @@ http {{
             raise RuntimeError(f"port {listen_port} is in use")
         listen, target = f"127.0.0.1:{listen_port}", f"127.0.0.1:{target_port}"
         name = f"{path}-{listen_port}"
-        if path == "znetd":
+        if path in ("znetd", "znetd-baseline"):
+            binary = self.s.znetd if path == "znetd" else os.environ["ZNETD_BASELINE"]
             config = os.path.join(self.s.work, f"znetd-{listen_port}.yaml")
             with open(config, "w") as f:
                 f.write(f'services:\n  bench:\n    listen: "{listen}"\n    target: "{target}"\n'
                         f"    max_connections: {max_conns}\n")
             argv = ["systemd-socket-activate", "-l", listen, "--fdname=bench",
-                    self.s.znetd, "run", "--config", config, "--log-level", "warning"]
-            binary = self.s.znetd
+                    binary, "run", "--config", config, "--log-level", "warning"]
         elif path == "socket-proxyd":
             argv = ["systemd-socket-activate", "-l", listen,
                     SOCKET_PROXYD, f"--connections-max={max_conns}", target]
@@ -353,8 +362,9 @@ listen bench
 
     def start_proxies(self, workload_index, target_port, max_conns=4096):
         started = {}
-        for i, path in enumerate(PROXIES, start=1):
-            started[path] = self.start_proxy(path, 18610 + 10 * i + workload_index, target_port, max_conns)
+        for path in PROXIES:
+            started[path] = self.start_proxy(path, self.port_of(path, workload_index, target_port),
+                                             target_port, max_conns)
         # Let the activation probe reach the backend and end before measuring anything.
         time.sleep(0.3)
         return started
@@ -362,7 +372,7 @@ listen bench
     def port_of(self, path, workload_index, backend_port):
         if path == "direct":
             return backend_port
-        return 18610 + 10 * PATHS.index(path) + workload_index
+        return 18610 + 10 * ALL_PATHS.index(path) + workload_index
 
     def stop_proxies(self, started):
         for proc in started.values():
@@ -653,6 +663,16 @@ def report(bench):
     for streams in (1, 4):
         ratio_target(f"CPU per GiB forwarded, {streams} stream{'s' if streams > 1 else ''}", f"bulk{streams}",
                      "cpu_per_gib", "socket-proxyd", 0.8, False)
+    if "znetd-baseline" in PATHS:
+        for w, m, desc in (("bulk1", "gbit", "bulk 1 stream"), ("bulk4", "gbit", "bulk 4 streams"),
+                           ("bulk1", "cpu_per_gib", "CPU per GiB, 1 stream"),
+                           ("bulk4", "cpu_per_gib", "CPU per GiB, 4 streams"),
+                           ("keepalive", "rate", "keep-alive rate"), ("keepalive", "cpu_us", "CPU per request"),
+                           ("newconn", "rate", "new-connection rate"), ("newconn", "cpu_us", "CPU per new connection"),
+                           ("mem", "per_conn_bytes", "memory per idle connection")):
+            r = ratios(bench, w, m, "znetd-baseline")
+            if r:
+                targets.append((f"{desc}: this build / baseline build", "(comparison)", f"{summary(r, 2)} x", None))
     absolute_target("idle anonymous memory", "mem", "idle_anon", 1536, "KiB", 0)
     absolute_target("memory per idle connection", "mem", "per_conn_bytes", 1024, "bytes", 0)
     absolute_target("pipes pinned per 1,000 idle connections", "mem", "pipes_per_1k", 0, "", 0)
@@ -662,7 +682,8 @@ def report(bench):
         out("| target | wanted | znetd | |")
         out("|---|---|---|---|")
         for desc, wanted, got, ok in targets:
-            out(f"| {desc} | {wanted} | {got} | {'pass' if ok else '**fail**'} |")
+            verdict = "" if ok is None else "pass" if ok else "**fail**"
+            out(f"| {desc} | {wanted} | {got} | {verdict} |")
         out("")
 
     if hasattr(bench, "scale_result"):
