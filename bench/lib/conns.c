@@ -7,8 +7,9 @@
 //       Opens N connections to 127.0.0.1:PORT (at most 256 handshakes in flight, so the
 //       listen backlog never overflows), sends one byte on each and waits for it to come back:
 //       a connection counts as held only once its byte has made the round trip through the
-//       proxy to the backend and back. Prints "held K of N in S s (E errors)" when all are
-//       held or DEADLINE_S has passed, then keeps every connection open until stdin closes or
+//       proxy to the backend and back. Prints "held K of N in S s (E errors, U unanswered, T s in
+//       all)" (S: when the last one was held) once every connection is held or failed, or
+//       DEADLINE_S has passed, then keeps every connection open until stdin closes or
 //       SIGTERM arrives, and exits.
 //
 // Each process has its own RLIMIT_NOFILE, so client, proxy and backend can each hold their
@@ -102,7 +103,7 @@ static int hold(int port, int want, double deadline_s) {
     struct sockaddr_in sin = loopback(port);
     int opened = 0, inflight = 0, held = 0, errors = 0;
     const int max_inflight = 256;
-    double start = now_s(), deadline = start + deadline_s;
+    double start = now_s(), deadline = start + deadline_s, last_held = start;
     struct epoll_event events[512];
     while (held + errors < want && now_s() < deadline) {
         while (opened < want && inflight < max_inflight) {
@@ -147,13 +148,13 @@ static int hold(int port, int want, double deadline_s) {
             if (state[k] == HELD || state[k] == FAILED) {
                 epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
                 inflight--;
-                if (state[k] == HELD) held++;
+                if (state[k] == HELD) { held++; last_held = now_s(); }
                 else { errors++; close(fd); }
             }
         }
     }
-    printf("held %d of %d in %.2f s (%d errors, %d unanswered)\n", held, want, now_s() - start, errors,
-           want - held - errors);
+    printf("held %d of %d in %.2f s (%d errors, %d unanswered, %.2f s in all)\n", held, want, last_held - start,
+           errors, want - held - errors, now_s() - start);
     fflush(stdout);
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
