@@ -316,6 +316,8 @@ http {{
                         f"    max_connections: {max_conns}\n")
             argv = ["systemd-socket-activate", "-l", listen, "--fdname=bench",
                     binary, "run", "--config", config, "--log-level", "warning"]
+            if os.environ.get("ZNETD_THREADS"):
+                argv += ["--threads", os.environ["ZNETD_THREADS"]]
         elif path == "socket-proxyd":
             argv = ["systemd-socket-activate", "-l", listen,
                     SOCKET_PROXYD, f"--connections-max={max_conns}", target]
