@@ -242,7 +242,8 @@ class Bench:
     def __init__(self, settings):
         self.s = settings
         self.procs = Processes(settings.work)
-        self.results = {}  # (workload, metric, path) -> [value per round]
+        self.results = {}  # (workload, metric, path) -> {round: value}
+        self.round = 0
         self.notes = []
 
     # Backends
@@ -381,7 +382,8 @@ listen bench
             self.procs.stop(proc)
 
     def record(self, workload, metric, path, value):
-        self.results.setdefault((workload, metric, path), []).append(value)
+        """One figure of the current round; ratios pair figures of the same round."""
+        self.results.setdefault((workload, metric, path), {})[self.round] = value
 
     def order(self, round_index):
         """Paths in a different order each round, so no path always follows the same one."""
@@ -395,6 +397,7 @@ listen bench
         d = self.s.duration
         try:
             for r in range(self.s.rounds):
+                self.round = r
                 for streams in (1, 4):
                     for path in self.order(r):
                         port = self.port_of(path, 1, PORT_IPERF)
@@ -413,12 +416,17 @@ listen bench
                                     break
                                 why = result.get("error", "no bytes received")
                             except (ValueError, KeyError) as error:
-                                why = f"unreadable output ({error})"
+                                try:
+                                    why = json.loads(out).get("error", f"no {error} in its output")
+                                except ValueError:
+                                    why = f"unreadable output: {out[-300:]!r}"
                             # iperf3's server can still be busy with the previous test.
                             self.notes.append(f"bulk {streams} round {r + 1} {path}: iperf3 retried: {why}")
                             time.sleep(1)
                         else:
-                            raise RuntimeError(f"iperf3 through {path} failed three times: {why}")
+                            self.notes.append(f"bulk {streams} round {r + 1} {path}: no figure, iperf3 failed "
+                                              f"three times: {why}")
+                            continue
                         gbit, gib = end["bits_per_second"] / 1e9, end["bytes"] / GIB
                         self.record(f"bulk{streams}", "gbit", path, gbit)
                         if pid:
@@ -433,6 +441,7 @@ listen bench
         d = self.s.duration
         try:
             for r in range(self.s.rounds):
+                self.round = r
                 for path in self.order(r):
                     port = self.port_of(path, index, PORT_HTTP)
                     pid = proxies[path].pid if path in proxies else None
@@ -441,10 +450,14 @@ listen bench
                         argv += ["-H", "Connection: close"]
                     argv.append(f"http://127.0.0.1:{port}/17")
                     before = cpu_seconds(pid) if pid else 0
-                    out = self.run(argv, timeout=d + 30)
+                    try:
+                        out = self.run(argv, timeout=d + 30)
+                        w = parse_wrk(out)
+                    except (RuntimeError, AttributeError) as error:
+                        self.notes.append(f"{workload} round {r + 1} {path}: no figure: {error}")
+                        continue
                     time.sleep(0.2)
                     after = cpu_seconds(pid) if pid else 0
-                    w = parse_wrk(out)
                     if w["errors"]:
                         self.notes.append(f"{workload} round {r + 1} {path}: wrk reported {w['errors']}")
                     self.record(workload, "rate", path, w["rate"])
@@ -472,6 +485,7 @@ listen bench
         n = self.s.idle_conns
         rounds = min(self.s.rounds, 3)
         for r in range(rounds):
+            self.round = r
             proxies = self.start_proxies(4, PORT_ECHO, max_conns=max(4096, n + 64))
             try:
                 # Warm up every proxy with one echoed connection, then let it settle.
@@ -583,10 +597,14 @@ def summary(values, digits):
     return f"{fmt(med, digits)} ({fmt(min(values), digits)}–{fmt(max(values), digits)})"
 
 
+def values(bench, workload, metric, path):
+    return list(bench.results.get((workload, metric, path), {}).values())
+
+
 def ratios(bench, workload, metric, anchor):
-    a = bench.results.get((workload, metric, "znetd"), [])
-    b = bench.results.get((workload, metric, anchor), [])
-    return [x / y for x, y in zip(a, b) if y]
+    a = bench.results.get((workload, metric, "znetd"), {})
+    b = bench.results.get((workload, metric, anchor), {})
+    return [a[r] / b[r] for r in sorted(a) if r in b and b[r]]
 
 
 def report(bench):
@@ -616,7 +634,7 @@ def report(bench):
         out("|---|" + "---|" * len(PATHS))
         for w, m, label, digits in rows:
             if have(w, m):
-                out(f"| {label} | " + " | ".join(summary(bench.results.get((w, m, p), []), digits) for p in PATHS) + " |")
+                out(f"| {label} | " + " | ".join(summary(values(bench, w, m, p), digits) for p in PATHS) + " |")
         out("")
 
     mem_rows = [
@@ -634,7 +652,7 @@ def report(bench):
         out("| measure | " + " | ".join(LABEL[p] for p in PROXIES) + " |")
         out("|---|" + "---|" * len(PROXIES))
         for m, label, digits in mem_rows:
-            out(f"| {label} | " + " | ".join(summary(bench.results.get(("mem", m, p), []), digits) for p in PROXIES) + " |")
+            out(f"| {label} | " + " | ".join(summary(values(bench, "mem", m, p), digits) for p in PROXIES) + " |")
         out("")
 
     targets = []
@@ -649,7 +667,7 @@ def report(bench):
         targets.append((desc, f"{sign} {limit:.1f}x {LABEL[anchor]}", f"{summary(r, 2)} x", ok))
 
     def absolute_target(desc, workload, metric, limit, unit, digits):
-        v = bench.results.get((workload, metric, "znetd"), [])
+        v = values(bench, workload, metric, "znetd")
         if not v:
             return
         med = statistics.median(v)
