@@ -213,9 +213,11 @@ final class Relay: EventSource, @unchecked Sendable {
     }
 
     private func pump() {
-        let up = upstream.run(from: client, &clientReady, to: backend, &backendReady, loop: loop)
+        let up = upstream.run(from: client, &clientReady, to: backend, &backendReady,
+                              closesNext: downstream.isFinished, loop: loop)
         if case .failed(let code) = up { return abort(code) }
-        let down = downstream.run(from: backend, &backendReady, to: client, &clientReady, loop: loop)
+        let down = downstream.run(from: backend, &backendReady, to: client, &clientReady,
+                                  closesNext: upstream.isFinished, loop: loop)
         if case .failed(let code) = down { return abort(code) }
         if upstream.isFinished && downstream.isFinished {
             return close(reason: nil, level: .info)
