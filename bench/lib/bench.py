@@ -789,4 +789,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        log("interrupted; every server it started has been stopped")
+        sys.exit(130)
