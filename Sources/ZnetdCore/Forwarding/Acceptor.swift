@@ -50,7 +50,7 @@ final class Acceptor: EventSource {
     }
 
     override func handle(events: UInt32, side: Int) {
-        if service.config.onDemand?.handOff == true {
+        if service.settings.config.onDemand?.handOff == true {
             // The first client stays in the backlog for the backend to accept.
             unwatch()
             service.gate.requestWake()

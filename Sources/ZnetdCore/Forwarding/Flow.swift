@@ -45,9 +45,12 @@ struct Flow {
 
     var isSplicing: Bool { pipe != nil }
 
+    /// - Parameter closesNext: the other direction has finished, so the relay closes both
+    ///   sockets as soon as this one does: close() sends the FIN, and shutdown() is skipped.
     mutating func run(
         from source: Int32, _ sourceReady: inout Readiness,
         to destination: Int32, _ destinationReady: inout Readiness,
+        closesNext: Bool = false,
         loop: EventLoop
     ) -> FlowOutcome {
         if isFinished { return .finished }
@@ -82,7 +85,7 @@ struct Flow {
             }
             // 2. Source ended and everything is written: pass the EOF on.
             if sourceEnded {
-                shutdown(destination, Int32(SHUT_WR))
+                if !closesNext { shutdown(destination, Int32(SHUT_WR)) }
                 releasePipe(loop)
                 isFinished = true
                 return .finished

@@ -9,7 +9,7 @@ public import Synchronization
 public final class ServiceRuntime: Sendable {
     public let name: String
     public let logger: Logger
-    private let current: Mutex<(config: ServiceConfig, endpoints: TargetEndpoints)>
+    private let current: Mutex<Settings>
     private let maximum: Atomic<Int>
     /// Connections open now, counted from the moment an accept is attempted.
     public let active = Atomic<Int>(0)
@@ -38,7 +38,7 @@ public final class ServiceRuntime: Sendable {
         var logger = logger
         logger[metadataKey: "service"] = "\(config.name)"
         self.logger = logger
-        current = Mutex((config, TargetEndpoints(config.target)))
+        current = Mutex(Settings(config: config, endpoints: TargetEndpoints(config.target)))
         maximum = Atomic(config.maxConnections)
         checksClients = Atomic(!config.clientAccess.isEmpty)
         gate = ServiceGate(open: config.onDemand == nil, maxPending: config.onDemand?.maxPending ?? .max)
@@ -54,14 +54,31 @@ public final class ServiceRuntime: Sendable {
         idleHook.withLock { $0 = hook }
     }
 
+    /// The settings in force, as one shared object: a connection keeps a reference to them,
+    /// not a copy of the whole `ServiceConfig` (over 500 bytes inline), which would be most of
+    /// an idle connection's memory.
+    final class Settings: Sendable {
+        let config: ServiceConfig
+        let endpoints: TargetEndpoints
+
+        init(config: ServiceConfig, endpoints: TargetEndpoints) {
+            self.config = config
+            self.endpoints = endpoints
+        }
+    }
+
     public var config: ServiceConfig { current.withLock { $0.config } }
-    var snapshot: (config: ServiceConfig, endpoints: TargetEndpoints) { current.withLock { $0 } }
+    var settings: Settings { current.withLock { $0 } }
+    var snapshot: (config: ServiceConfig, endpoints: TargetEndpoints) {
+        let settings = settings
+        return (settings.config, settings.endpoints)
+    }
 
     /// Applies new settings to connections accepted from now on.
     public func update(_ config: ServiceConfig) {
         current.withLock { state in
             let endpoints = state.config.target == config.target ? state.endpoints : TargetEndpoints(config.target)
-            state = (config, endpoints)
+            state = Settings(config: config, endpoints: endpoints)
         }
         backends.update(targets: config.targets, balancing: config.balancing)
         maximum.store(config.maxConnections, ordering: .sequentiallyConsistent)
