@@ -86,7 +86,7 @@ public final class TLSStream {
         case SSL_ERROR_ZERO_RETURN: return .done(0)
         case SSL_ERROR_SYSCALL where ERR_peek_error() == 0:
             // The peer closed without close_notify (many clients do after a response).
-            return result == 0 ? .done(0) : .failed("\(operation): \(errnoDescription(errno))")
+            return result == 0 ? .done(0) : .failed("\(operation): \(String(cString: strerror(errno)))")
         default:
             if operation == "handshake" && result == 1 { return .done(0) }
             return .failed(TLSError("TLS \(operation) failed").description)

@@ -1,5 +1,5 @@
 import Testing
-@testable import ZnetdCore
+@testable import ZnetdHTTP
 
 private func request(_ text: String) throws -> (head: HTTPHead, length: Int)? {
     try HTTPHeadParser.parse(Array(text.utf8), isRequest: true)

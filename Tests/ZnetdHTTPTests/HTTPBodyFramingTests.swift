@@ -1,5 +1,5 @@
 import Testing
-@testable import ZnetdCore
+@testable import ZnetdHTTP
 
 private func head(_ text: String, request: Bool = false) throws -> HTTPHead {
     try #require(try HTTPHeadParser.parse(Array(text.utf8), isRequest: request)).head

@@ -2,7 +2,7 @@ import CZnetdLinux
 import CZnetdTLS
 import Foundation
 import Testing
-@testable import ZnetdCore
+@testable import ZnetdHTTP
 
 /// A throw-away directory with self-signed certificates made by the openssl command.
 private final class CertificateDirectory {

@@ -1,5 +1,5 @@
 import Testing
-@testable import ZnetdCore
+@testable import ZnetdHTTP
 
 private typealias Action = HTTPProxySession.Action
 

@@ -1,5 +1,5 @@
 import Testing
-@testable import ZnetdCore
+@testable import ZnetdHTTP
 
 private func rewritten(_ request: String, client: String, tls: Bool = false) throws -> String {
     let head = try #require(try HTTPHeadParser.parse(Array(request.utf8), isRequest: true)).head
