@@ -9,7 +9,11 @@ func readConfigFile(_ path: String) throws(ConfigError) -> [UInt8] {
     guard descriptor >= 0 else { throw cannotRead(path, reason: errno) }
     defer { close(descriptor) }
     var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 << 10)
+    // Sized by fstat (plus one byte to see the end at once): the generator reads dozens of
+    // small files at every daemon-reload, and a zeroed 64 KiB chunk for each was measurable.
+    var status = stat()
+    let expected = fstat(descriptor, &status) == 0 && status.st_size > 0 ? Int(status.st_size) + 1 : 64 << 10
+    var chunk = [UInt8](repeating: 0, count: min(expected, maximumConfigFileSize + 1))
     while true {
         let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
         if count < 0 {

@@ -12,6 +12,7 @@ public struct UnitWriteError: Error, Sendable, CustomStringConvertible {
 /// `TARGET.wants/NAME` -> `../NAME`.
 public func writeUnits(_ units: [GeneratedUnit], to directory: String) throws(UnitWriteError) {
     let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+    var madeDirectories: Set<String> = []
     for unit in units {
         let path = base + "/" + unit.name
         // systemd hands a generator empty directories: create without truncating (measurably
@@ -35,7 +36,10 @@ public func writeUnits(_ units: [GeneratedUnit], to directory: String) throws(Un
 
         for target in unit.wantedBy {
             let wants = base + "/" + target + ".wants"
-            if mkdir(wants, 0o755) != 0 && errno != EEXIST { throw failure(wants) }
+            if !madeDirectories.contains(wants) {
+                if mkdir(wants, 0o755) != 0 && errno != EEXIST { throw failure(wants) }
+                madeDirectories.insert(wants)
+            }
             let link = wants + "/" + unit.name
             var linked = symlink("../" + unit.name, link) == 0
             if !linked && errno == EEXIST {
