@@ -90,14 +90,13 @@ let package = Package(
             // the binary within its budget (bench/footprint) at no cost at run time.
             linkerSettings: [.unsafeFlags(["-Xlinker", "--icf=all"], .when(configuration: .release))]
         ),
-        // The systemd generator: /etc/znetd to units, at boot and on daemon-reload. Linked fully
-        // statically: process start-up drops from ~3 ms to ~1 ms, a third of its whole run for
-        // 50 services (bench/generator/run); it needs no NSS and no plugins.
+        // The systemd generator: /etc/znetd to units, at boot and on daemon-reload. Not linked
+        // fully statically, though that starts it 2 ms sooner (bench/generator/run): it would
+        // embed a copy of Debian's libyaml.
         .executableTarget(
             name: "znetd-generator",
             dependencies: ["ZnetdGenerator"],
-            swiftSettings: swiftSettings,
-            linkerSettings: [.unsafeFlags(["-static-executable"], .when(configuration: .release))]
+            swiftSettings: swiftSettings
         ),
         // Test-only: runs SystemdUnits operations against a real systemd (Tests/System).
         .executableTarget(
