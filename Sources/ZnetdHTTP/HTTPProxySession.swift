@@ -11,8 +11,8 @@
 public struct HTTPProxySession {
     public enum Action: Equatable {
         /// Connect to the service's backend (or reuse the connection to it, when it is the
-        /// service of the previous request), then call ``backendConnected()``. `nil`: no route,
-        /// answered already by a 404 in the same batch of actions.
+        /// service of the previous request), then call ``backendConnected()``. A request with
+        /// no route never gets here: it is answered with a 404 and the client closed.
         case route(service: String)
         case toBackend([UInt8])
         case toClient([UInt8])
@@ -78,8 +78,8 @@ public struct HTTPProxySession {
         }
     }
 
-    /// The client closed its side: a request half read is dropped; in a tunnel or mid-body the
-    /// backend gets the half-close.
+    /// The client closed its side: a request half read is dropped; otherwise nothing changes
+    /// here, and the caller passes the half-close on to the backend.
     public mutating func clientClosed() -> [Action] {
         switch state {
         case .tunnel: return []
@@ -172,8 +172,7 @@ public struct HTTPProxySession {
         guard let service = routes.service(host: head.host, path: head.path) else {
             return backendFailed(status: 404, detail: "no service for \(head.host ?? "this host")\(head.path)")
         }
-        let length_ = HTTPBodyLength.of(request: head)
-        requestBody = HTTPBodyScanner(length_)
+        requestBody = HTTPBodyScanner(HTTPBodyLength.of(request: head))
         requestBodyDone = requestBody.isComplete
         pendingHead = HTTPForwardedHeaders.rewrite(head, client: client, isTLS: isTLS, host: head.host)
         var actions: [Action] = []

@@ -88,7 +88,6 @@ public final class TLSStream {
             // The peer closed without close_notify (many clients do after a response).
             return result == 0 ? .done(0) : .failed("\(operation): \(String(cString: strerror(errno)))")
         default:
-            if operation == "handshake" && result == 1 { return .done(0) }
             return .failed(TLSError("TLS \(operation) failed").description)
         }
     }

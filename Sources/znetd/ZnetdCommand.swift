@@ -180,16 +180,12 @@ extension ZnetdCommand {
                 help: ArgumentHelp("The directory the units are written to (created if missing).", valueName: "dir"))
         var output: String
 
-        @Flag(help: ArgumentHelp("Override the configuration's unit_layout: one znetd.service for all services, or one per service."))
-        var layout: LayoutChoice?
+        @Flag(help: ArgumentHelp("Override the configuration's unit_layout: one znetd-NAME.service per service, or one znetd.service for all."))
+        var layout: UnitLayout?
 
         @Option(name: .customLong("znetd-path"),
                 help: ArgumentHelp("The znetd binary the units run.", valueName: "path"))
         var znetdPath = "/usr/bin/znetd"
-
-        enum LayoutChoice: String, EnumerableFlag {
-            case shared, perService
-        }
 
         func run() throws {
             let paths = configPaths.map(absolutePath)
@@ -204,7 +200,7 @@ extension ZnetdCommand {
                 throw ExitCode(1)
             }
             let options = GeneratorOptions(
-                mode: layout.map { $0 == .shared ? .shared : .perService },
+                mode: layout,
                 znetdPath: znetdPath, configArguments: paths, sourceFiles: files)
             let units = generateUnits(configuration, options: options)
             if mkdir(output, 0o755) != 0 && errno != EEXIST {
@@ -231,6 +227,9 @@ extension ZnetdCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// `--shared` and `--per-service` of `znetd generate`.
+extension UnitLayout: EnumerableFlag {}
 
 func printError(_ text: String) {
     var line = text

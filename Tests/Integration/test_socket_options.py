@@ -86,8 +86,7 @@ def test_reload_changes_the_lists(start_znetd, backends):
                message="the reload to lift the deny list")
 
 
-def test_free_bind_listens_on_an_address_the_host_does_not_have(start_znetd, run_cli, backends,
-                                                                 write_file):
+def test_free_bind_listens_on_an_address_the_host_does_not_have(start_znetd, backends):
     echo = backends.echo()
     port = free_port()
     config = f"""
