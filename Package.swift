@@ -33,12 +33,9 @@ let package = Package(
             pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]
         ),
-        // OpenSSL (libssl3) for TLS termination on shared HTTP listeners.
-        .systemLibrary(
-            name: "CZnetdTLS",
-            pkgConfig: "libssl",
-            providers: [.apt(["libssl-dev"])]
-        ),
+        // OpenSSL's headers (libssl-dev) for TLS termination on shared HTTP listeners. Headers
+        // only: libssl itself is loaded with dlopen when a TLS listener is configured.
+        .systemLibrary(name: "CZnetdTLS"),
         // Thin wrappers for Linux calls and constants Glibc does not export to Swift.
         .target(name: "CZnetdLinux"),
         // The configuration: schema, YAML decoding, validation. Pure; no sockets.
@@ -122,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZnetdHTTPTests",
-            dependencies: ["ZnetdHTTP", "CZnetdLinux", "CZnetdTLS"],
+            dependencies: ["ZnetdHTTP", "CZnetdLinux"],
             swiftSettings: swiftSettings
         ),
     ]
