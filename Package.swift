@@ -7,6 +7,22 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+// How the daemon is linked in release builds, each measured by bench/footprint (stripped size):
+// - lld instead of gold, for the next flag (gold cannot pack relocations);
+// - `-z pack-relative-relocs`: DT_RELR (glibc >= 2.36, Debian 12) stores the ~59,000 relative
+//   relocations of a position-independent static-stdlib binary in 8 KB instead of 950 KB;
+// - `--no-export-dynamic`: swiftc exports every symbol of an executable for dladdr(); znetd
+//   needs none in its dynamic symbol table, and unexported code can be garbage-collected;
+// - identical code folding: the static Swift runtime and Foundation hold many byte-identical
+//   functions (value witnesses, outlined copies).
+// Together 15.97 -> 14.70 MB, at no cost at run time.
+let daemonLinkerFlags = [
+    "-use-ld=lld",
+    "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+    "-Xlinker", "--no-export-dynamic",
+    "-Xlinker", "--icf=all",
+]
+
 let package = Package(
     name: "znetd",
     products: [
@@ -82,10 +98,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings,
-            // Identical code folding: the static Swift runtime and Foundation hold many
-            // byte-identical functions (value witnesses, outlined copies); folding them keeps
-            // the binary within its budget (bench/footprint) at no cost at run time.
-            linkerSettings: [.unsafeFlags(["-Xlinker", "--icf=all"], .when(configuration: .release))]
+            linkerSettings: [.unsafeFlags(daemonLinkerFlags, .when(configuration: .release))]
         ),
         // The systemd generator: /etc/znetd to units, at boot and on daemon-reload. Not linked
         // fully statically, though that starts it 2 ms sooner (bench/generator/run): it would
