@@ -7,7 +7,9 @@ import Logging
 public final class Worker: @unchecked Sendable {
     public let loop: EventLoop
     private var acceptors: [ObjectIdentifier: Acceptor] = [:]
+    private var sharedAcceptors: [ObjectIdentifier: SharedAcceptor] = [:]
     private var firstRelay: Relay?
+    private var firstHTTPConnection: HTTPConnection?
     public private(set) var relayCount = 0
 
     init(loop: EventLoop) {
@@ -31,6 +33,45 @@ public final class Worker: @unchecked Sendable {
     func stopAcceptingAll() {
         for acceptor in acceptors.values { acceptor.retire() }
         acceptors.removeAll()
+        for acceptor in sharedAcceptors.values { acceptor.retire() }
+        sharedAcceptors.removeAll()
+    }
+
+    // MARK: Shared listeners
+
+    func startAccepting(_ socket: ListenSocket, for listener: SharedListener) {
+        let key = ObjectIdentifier(socket)
+        guard sharedAcceptors[key] == nil else { return }
+        let acceptor = SharedAcceptor(socket: socket, listener: listener, worker: self)
+        sharedAcceptors[key] = acceptor
+        acceptor.watch()
+    }
+
+    func stopAcceptingShared(_ socket: ListenSocket) {
+        sharedAcceptors.removeValue(forKey: ObjectIdentifier(socket))?.retire()
+    }
+
+    func track(_ connection: HTTPConnection) {
+        connection.next = firstHTTPConnection
+        firstHTTPConnection?.previous = connection
+        firstHTTPConnection = connection
+    }
+
+    func untrack(_ connection: HTTPConnection) {
+        connection.previous?.next = connection.next
+        connection.next?.previous = connection.previous
+        if firstHTTPConnection === connection { firstHTTPConnection = connection.next }
+        connection.previous = nil
+        connection.next = nil
+    }
+
+    /// Closes HTTP connections waiting for their next request (stop), or all of them (forced).
+    func closeHTTPConnections(idleOnly: Bool) {
+        var connection = firstHTTPConnection
+        while let current = connection {
+            connection = current.next
+            if idleOnly { current.closeIfIdle() } else { current.close(reason: "znetd is stopping") }
+        }
     }
 
     /// A service had room again after reaching its connection limit.
