@@ -74,7 +74,9 @@ let package = Package(
         .target(
             name: "ZnetdHTTP",
             dependencies: ["CZnetdTLS"],
-            swiftSettings: swiftSettings
+            // Optimised for size like ZnetdCore: HTTP parsing is a small share of a request's
+            // CPU next to the system calls, and the binary has a budget (bench/footprint).
+            swiftSettings: swiftSettings + [.unsafeFlags(["-Osize"], .when(configuration: .release))]
         ),
         .executableTarget(
             name: "znetd",
