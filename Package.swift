@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ZnetdCoreTests",
-            dependencies: ["ZnetdCore"],
+            dependencies: ["ZnetdCore", "ZnetdHTTP"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
