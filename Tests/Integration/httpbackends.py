@@ -41,7 +41,20 @@ class HTTPBackend:
                     self.wfile.write(body)
 
             def do_GET(self):
+                if self.path.startswith("/big/"):
+                    return self._big(int(self.path[5:]))
                 self._answer()
+
+            def _big(self, size):
+                """``size`` bytes of a repeating pattern, written in 1 MiB pieces."""
+                self.send_response(200)
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                piece = bytes(range(256)) * 4096
+                left = size
+                while left > 0:
+                    self.wfile.write(piece[:min(left, len(piece))])
+                    left -= len(piece)
 
             def do_HEAD(self):
                 self._answer()

@@ -115,6 +115,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// Ends every connection of `service` (or of all services) now: a drain ran out of time.
+    /// HTTP connections on shared listeners end too while a request of theirs uses `service`.
     func closeRelays(of service: ServiceRuntime?, reason: String) {
         var relay = firstRelay
         while let current = relay {
@@ -122,6 +123,12 @@ public final class Worker: @unchecked Sendable {
             if service == nil || current.service === service {
                 current.close(reason: reason, level: .warning)
             }
+        }
+        guard let service else { return }
+        var connection = firstHTTPConnection
+        while let current = connection {
+            connection = current.next
+            if current.isServing(service) { current.close(reason: reason, level: .warning) }
         }
     }
 }

@@ -79,6 +79,9 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
         if isHandshaking && tls == nil { close(reason: "cannot set up TLS") }
     }
 
+    /// Whether the current request (or kept backend connection) belongs to `target`.
+    func isServing(_ target: ServiceRuntime) -> Bool { service === target }
+
     /// Closes a connection waiting for its next request (the daemon is stopping).
     func closeIfIdle() {
         if session.isIdle && phase != .held && toClient.isEmpty { close(reason: nil) }
