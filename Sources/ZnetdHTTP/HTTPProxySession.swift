@@ -54,8 +54,10 @@ public struct HTTPProxySession {
     private var pendingHead: [UInt8] = []
     /// The service the current backend connection belongs to.
     public private(set) var currentService: String?
-    /// Requests routed so far.
+    /// Requests read so far (routed or not).
     public private(set) var requests = 0
+    /// Requests no route matched (answered 404).
+    public private(set) var unroutedRequests = 0
 
     public init(routes: HTTPRouteTable, client: String, isTLS: Bool, forwarded: HTTPForwardedFields = .both,
                 headLimit: Int = HTTPHeadParser.defaultLimit) {
@@ -189,6 +191,7 @@ public struct HTTPProxySession {
         requestKeepsAlive = head.keepsAlive
         requests += 1
         guard let service = routes.service(host: head.host, path: head.path) else {
+            unroutedRequests += 1
             return backendFailed(status: 404, detail: "no service for \(head.host ?? "this host")\(head.path)")
         }
         requestBody = HTTPBodyScanner(HTTPBodyLength.of(request: head))

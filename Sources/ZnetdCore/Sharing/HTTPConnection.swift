@@ -192,7 +192,9 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
     private func perform(_ actions: [HTTPProxySession.Action]) {
         for action in actions {
             switch action {
-            case .route(let name): route(to: name)
+            case .route(let name):
+                listener.routed.add(1, ordering: .relaxed)
+                route(to: name)
             case .toBackend(let bytes): toBackend.append(bytes)
             case .toClient(let bytes): toClient.append(bytes)
             case .closeBackend: dropBackend(failure: nil)
@@ -389,6 +391,9 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
         worker.untrack(self)
         loop.release(self)
         listener.active.subtract(1, ordering: .relaxed)
+        if session.unroutedRequests > 0 {
+            listener.unrouted.add(UInt64(session.unroutedRequests), ordering: .relaxed)
+        }
         if let reason {
             listener.logger.log(level: level, "connection from \(peer.map { "\($0)" } ?? "?") closed: \(reason)")
         }

@@ -70,6 +70,7 @@ final class SNIConnection: EventSource, @unchecked Sendable {
             return finish(closing: "service '\(name)' is at max_connections (\(service.config.maxConnections))")
         }
         service.accepted.add(1, ordering: .relaxed)
+        listener.routed.add(1, ordering: .relaxed)
         finish(closing: nil)
         Relay(worker: worker, service: service, client: client, peer: peer).start()
     }

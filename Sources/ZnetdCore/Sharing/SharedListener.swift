@@ -22,7 +22,9 @@ public final class SharedListener: Sendable {
     /// Client connections open now.
     public let active = Atomic<Int>(0)
     public let accepted = Atomic<UInt64>(0)
-    /// Requests (http) or connections (tcp) that matched no route.
+    /// Requests (http) or connections (tcp) routed to a service.
+    public let routed = Atomic<UInt64>(0)
+    /// Requests (http, answered 404) or connections (tcp, closed) that matched no route.
     public let unrouted = Atomic<UInt64>(0)
 
     private struct State {
