@@ -215,6 +215,61 @@ def test_on_demand_backend_is_woken_by_a_request(start_znetd, tmp_path):
     assert get(port, "/hello.txt", "lazy.test") == "hello from the woken backend\n"
 
 
+def test_on_demand_backend_sleeps_after_http_traffic_stops(start_znetd, tmp_path):
+    """Keep-alive requests keep the backend awake; once the client is gone it stops after
+    stop_after, and the next request wakes it again."""
+    port, backend_port = free_port(), free_port()
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "a.txt").write_text("a\n")
+    daemon = start_znetd(config=f"""
+        listeners:
+          web: {{listen: "127.0.0.1:{port}"}}
+        services:
+          lazy:
+            routes: [{{listener: web}}]
+            target: "127.0.0.1:{backend_port}"
+            command: ["{sys.executable}", "-m", "http.server", "{backend_port}", "--bind", "127.0.0.1",
+                      "--directory", "{tmp_path / 'www'}"]
+            start_timeout: 20s
+            stop_after: 1s
+        """, ready=[f"127.0.0.1:{port}"])
+    assert get(port, "/a.txt", "x.test") == "a\n"
+    daemon.wait_stderr(r"stopping backend: .*idle", timeout=10)
+    mark = daemon.stderr_mark()
+    assert get(port, "/a.txt", "x.test") == "a\n"
+    daemon.wait_stderr(r"waking backend", since=mark)
+
+
+def test_max_connections_answers_503_when_full(start_znetd, tmp_path):
+    """A service at max_connections answers further requests 503 at once."""
+    import socket
+    port, backend_port = free_port(), free_port()
+    # A backend that accepts and never answers holds the one slot.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", backend_port))
+    silent.listen(8)
+    try:
+        start_znetd(config=f"""
+            listeners:
+              web: {{listen: "127.0.0.1:{port}"}}
+            services:
+              one:
+                routes: [{{listener: web}}]
+                target: "127.0.0.1:{backend_port}"
+                max_connections: 1
+            """, ready=[f"127.0.0.1:{port}"])
+        first = socket.create_connection(("127.0.0.1", port), timeout=5)
+        first.sendall(b"GET /slow HTTP/1.1\r\nHost: x.test\r\n\r\n")
+        held, _ = silent.accept()  # znetd connected: the slot is taken
+        status, headers, _ = status_and_headers(port, "/", "x.test")
+        assert status == 503
+        assert headers["retry-after"] == "1"
+        held.close()
+        first.close()
+    finally:
+        silent.close()
+
+
 def test_backend_not_ready_within_start_timeout_is_503(start_znetd):
     port, backend_port = free_port(), free_port()
     daemon = start_znetd(config=f"""
