@@ -240,6 +240,29 @@ def test_on_demand_backend_sleeps_after_http_traffic_stops(start_znetd, tmp_path
     daemon.wait_stderr(r"waking backend", since=mark)
 
 
+def test_half_closed_client_gets_its_response_then_eof(start_znetd, http_backends):
+    """A client that sends its request and shuts down its side (as `nc -N` does) gets the
+    whole response and then EOF, not a connection left open until the keep-alive timeout."""
+    import socket
+    app = http_backends("app")
+    port = free_port()
+    start_znetd(config=f"""
+        listeners:
+          web: {{listen: "127.0.0.1:{port}"}}
+        services:
+          app: {{routes: [{{listener: web}}], target: "{app.addr}"}}
+        """, ready=[f"127.0.0.1:{port}"])
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    client.sendall(b"GET /half HTTP/1.1\r\nHost: x.test\r\n\r\n")
+    client.shutdown(socket.SHUT_WR)
+    received = b""
+    while chunk := client.recv(65536):  # a socket.timeout here fails the test
+        received += chunk
+    client.close()
+    assert received.startswith(b"HTTP/1.0 200") or received.startswith(b"HTTP/1.1 200")
+    assert received.endswith(b"app /half 0\n")
+
+
 def test_max_connections_answers_503_when_full(start_znetd, tmp_path):
     """A service at max_connections answers further requests 503 at once."""
     import socket

@@ -136,7 +136,10 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
                 case .failed(let code): return close(reason: "client: \(errnoDescription(code))")
                 }
             }
-            if toClient.isEmpty && closeAfterFlush { return close(reason: nil) }
+            if toClient.isEmpty && (closeAfterFlush || (clientEnded && session.isIdle)) {
+                // Done, or the client half-closed and its last response is out.
+                return close(reason: nil)
+            }
             if phase == .connected && !toBackend.isEmpty && backendReady.writable {
                 switch toBackend.write(to: backendFD) {
                 case .wrote: progressed = true
