@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 
 
 class HTTPBackend:
@@ -43,6 +44,8 @@ class HTTPBackend:
             def do_GET(self):
                 if self.path.startswith("/big/"):
                     return self._big(int(self.path[5:]))
+                if self.path.startswith("/slow/"):
+                    time.sleep(float(self.path[6:]))
                 self._answer()
 
             def _big(self, size):

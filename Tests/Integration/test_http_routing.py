@@ -263,6 +263,36 @@ def test_half_closed_client_gets_its_response_then_eof(start_znetd, http_backend
     assert received.endswith(b"app /half 0\n")
 
 
+def test_stop_finishes_requests_in_flight_then_exits(start_znetd, http_backends):
+    """SIGTERM: a request in flight gets its whole response, then its keep-alive connection is
+    closed and znetd exits, long before the keep-alive timeout or drain_timeout."""
+    import socket
+    app = http_backends("app")
+    port = free_port()
+    daemon = start_znetd(config=f"""
+        drain_timeout: 30s
+        listeners:
+          web: {{listen: "127.0.0.1:{port}"}}
+        services:
+          app: {{routes: [{{listener: web}}], target: "{app.addr}"}}
+        """, ready=[f"127.0.0.1:{port}"])
+    idle = socket.create_connection(("127.0.0.1", port), timeout=10)  # never sends anything
+    client = socket.create_connection(("127.0.0.1", port), timeout=10)
+    client.sendall(b"GET /slow/1 HTTP/1.1\r\nHost: x.test\r\n\r\n")
+    time.sleep(0.3)
+    began = time.monotonic()
+    daemon.signal(signal.SIGTERM)
+    received = b""
+    while chunk := client.recv(65536):
+        received += chunk
+    assert received.endswith(b"app /slow/1 0\n")
+    assert idle.recv(1) == b""
+    assert daemon.wait_exit(timeout=10) == 0
+    assert time.monotonic() - began < 10
+    client.close()
+    idle.close()
+
+
 def test_max_connections_answers_503_when_full(start_znetd, tmp_path):
     """A service at max_connections answers further requests 503 at once."""
     import socket

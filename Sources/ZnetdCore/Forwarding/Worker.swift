@@ -65,8 +65,13 @@ public final class Worker: @unchecked Sendable {
         connection.next = nil
     }
 
-    /// Closes HTTP connections waiting for their next request (stop), or all of them (forced).
+    /// The daemon is stopping: HTTP connections end after their current response.
+    private(set) var isStopping = false
+
+    /// Closes HTTP connections waiting for their next request (stop; the others close after
+    /// their response), or all of them (forced).
     func closeHTTPConnections(idleOnly: Bool) {
+        isStopping = true
         var connection = firstHTTPConnection
         while let current = connection {
             connection = current.next

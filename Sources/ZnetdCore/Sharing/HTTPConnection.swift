@@ -136,8 +136,8 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
                 case .failed(let code): return close(reason: "client: \(errnoDescription(code))")
                 }
             }
-            if toClient.isEmpty && (closeAfterFlush || (clientEnded && session.isIdle)) {
-                // Done, or the client half-closed and its last response is out.
+            if toClient.isEmpty && (closeAfterFlush || ((clientEnded || worker.isStopping) && session.isIdle)) {
+                // Done, or the client half-closed (or znetd is stopping) and the last response is out.
                 return close(reason: nil)
             }
             if phase == .connected && !toBackend.isEmpty && backendReady.writable {
