@@ -35,6 +35,8 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
     /// The service of the current backend connection, whose slot this connection holds.
     private var service: ServiceRuntime?
     private var backendFD: Int32 = -1
+    /// Receives the backend socket's events; a new one for each backend connection.
+    private var backendEvents: BackendEvents?
     private var backend: Backend?
     private var tried: [Backend] = []
     private var lastConnectError = ""
@@ -89,12 +91,17 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
 
     // MARK: Events
 
+    /// The client socket's events.
     override func handle(events: UInt32, side: Int) {
+        handle(events: events, fromBackend: false)
+    }
+
+    fileprivate func handle(events: UInt32, fromBackend: Bool) {
         lastActivity = loop.now
         let readable = events & (ZNETD_EPOLLIN | ZNETD_EPOLLRDHUP | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0
         let writable = events & (ZNETD_EPOLLOUT | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0
         let hungUp = events & (ZNETD_EPOLLRDHUP | ZNETD_EPOLLHUP | ZNETD_EPOLLERR) != 0
-        if side == 0 {
+        if !fromBackend {
             if readable { clientReady.readable = true }
             if writable { clientReady.writable = true }
             if hungUp { clientReady.peerClosed = true }
@@ -288,10 +295,10 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
         phase = .connecting
         let rc = address.withSockaddr { Glibc.connect(fd, $0, $1) }
         if rc == 0 {
-            loop.register(fd, source: self, side: 1)
+            registerBackend(fd)
             connected()
         } else if errno == EINPROGRESS || errno == EAGAIN {
-            loop.register(fd, source: self, side: 1)
+            registerBackend(fd)
             let limit = service.config.connectTimeout
             timer = loop.schedule(after: limit.nanoseconds) { [unowned self] in
                 timer = nil
@@ -301,6 +308,19 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
         } else {
             connectFailed(errnoDescription(errno))
         }
+    }
+
+    private func registerBackend(_ fd: Int32) {
+        let events = BackendEvents(self)
+        backendEvents = events
+        loop.register(fd, source: events, side: 1)
+    }
+
+    /// Stops the backend socket's events; any still queued in this batch are dropped.
+    private func unregisterBackend() {
+        loop.unregister(backendFD)
+        if let backendEvents { loop.release(backendEvents) }
+        backendEvents = nil
     }
 
     private func connected() {
@@ -316,7 +336,7 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
         timer?.cancel()
         timer = nil
         lastConnectError = "\(backend.map { "\($0)" } ?? "?"): \(reason)"
-        loop.unregister(backendFD)
+        unregisterBackend()
         Glibc.close(backendFD)
         backendFD = -1
         giveBackBackend(failure: reason)
@@ -344,7 +364,7 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
         timer = nil
         if phase == .held, let service { _ = service.gate.withdraw(self) }
         if backendFD >= 0 {
-            loop.unregister(backendFD)
+            unregisterBackend()
             Glibc.close(backendFD)
             backendFD = -1
         }
@@ -454,6 +474,21 @@ extension HTTPConnection: BackendSet.Waiter {
             chooseBackend()
             pump()
         }
+    }
+}
+
+/// The backend socket of one backend connection, registered on its own: events still queued
+/// for a socket that was closed (a keep-alive connection moving to another service) are
+/// dropped with it instead of reaching the next backend connection.
+private final class BackendEvents: EventSource {
+    unowned let connection: HTTPConnection
+
+    init(_ connection: HTTPConnection) {
+        self.connection = connection
+    }
+
+    override func handle(events: UInt32, side: Int) {
+        connection.handle(events: events, fromBackend: true)
     }
 }
 
