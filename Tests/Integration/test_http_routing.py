@@ -293,6 +293,51 @@ def test_stop_finishes_requests_in_flight_then_exits(start_znetd, http_backends)
     idle.close()
 
 
+def test_upgrade_becomes_a_tunnel(start_znetd):
+    """A 101 Switching Protocols (as for WebSocket) turns the connection into a byte tunnel
+    both ways, with half-close passed on."""
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+
+    def upgrade_and_echo():
+        conn, _ = server.accept()
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+        while data := conn.recv(65536):
+            conn.sendall(data.upper())
+        conn.close()
+
+    thread = threading.Thread(target=upgrade_and_echo, daemon=True)
+    thread.start()
+    port = free_port()
+    start_znetd(config=f"""
+        listeners:
+          web: {{listen: "127.0.0.1:{port}"}}
+        services:
+          ws: {{routes: [{{listener: web, path: /ws}}], target: "127.0.0.1:{server.getsockname()[1]}"}}
+        """, ready=[f"127.0.0.1:{port}"])
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    client.sendall(b"GET /ws HTTP/1.1\r\nHost: x.test\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += client.recv(4096)
+    assert head.startswith(b"HTTP/1.1 101 ")
+    payload = os.urandom(300_000).hex().encode()
+    client.sendall(payload)
+    client.shutdown(socket.SHUT_WR)
+    received = head.split(b"\r\n\r\n", 1)[1]
+    while chunk := client.recv(65536):
+        received += chunk
+    assert received == payload.upper()
+    thread.join(5)
+    server.close()
+
+
 def test_max_connections_answers_503_when_full(start_znetd, tmp_path):
     """A service at max_connections answers further requests 503 at once."""
     import socket
