@@ -98,3 +98,15 @@ def test_reload_through_systemctl_keeps_serving(znetd):
 
 
 
+
+
+def test_listener_unit_keeps_the_plain_forwarder_sandbox(znetd, report):
+    """TLS and credentials cost the unit nothing in hardening: the same shape as a plain
+    forwarder (dynamic user, no capabilities)."""
+    import re
+    out = znetd.sandbox.exec("systemd-analyze", "security", "--no-pager", "znetd-secure.service").stdout
+    m = re.search(r"Overall exposure level for znetd-secure\.service: (\d+(?:\.\d+)?)", out)
+    assert m, out
+    score = float(m.group(1))
+    report(f"systemd-analyze security znetd-secure.service: {score}")
+    assert score <= 1.1
