@@ -338,6 +338,46 @@ def test_upgrade_becomes_a_tunnel(start_znetd):
     server.close()
 
 
+def test_proxy_protocol_header_starts_each_backend_connection(start_znetd):
+    """A service with proxy_protocol: v1 gets the client's PROXY line before the request, on
+    the backend connections of a shared listener too."""
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    seen = []
+
+    def serve_one():
+        conn, _ = server.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(4096)
+        seen.append(data)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+        conn.close()
+
+    thread = threading.Thread(target=serve_one, daemon=True)
+    thread.start()
+    port = free_port()
+    start_znetd(config=f"""
+        listeners:
+          web: {{listen: "127.0.0.1:{port}"}}
+        services:
+          app:
+            routes: [{{listener: web}}]
+            target: "127.0.0.1:{server.getsockname()[1]}"
+            proxy_protocol: v1
+        """, ready=[f"127.0.0.1:{port}"])
+    assert get(port, "/p", "x.test") == "ok\n"
+    thread.join(5)
+    server.close()
+    first_line, rest = seen[0].split(b"\r\n", 1)
+    assert first_line.startswith(b"PROXY TCP4 127.0.0.1 127.0.0.1 ")
+    assert first_line.endswith(f" {port}".encode())
+    assert rest.startswith(b"GET /p HTTP/1.1\r\n")
+
+
 def test_max_connections_answers_503_when_full(start_znetd, tmp_path):
     """A service at max_connections answers further requests 503 at once."""
     import socket

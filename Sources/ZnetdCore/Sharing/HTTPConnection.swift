@@ -329,6 +329,10 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
         if let backend { service?.backends.connectFinished(backend, failure: nil, now: loop.now) }
         phase = .connected
         backendReady.writable = true
+        if let version = service?.backends.balancing.proxyProtocol {
+            // Each backend connection starts with the client's PROXY header, as a relay's does.
+            toBackend.append(ProxyHeader.bytes(version, client: peer, local: SocketAddress.local(of: client)))
+        }
         perform(session.backendConnected())
     }
 
