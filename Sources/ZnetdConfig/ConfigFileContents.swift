@@ -8,6 +8,7 @@ struct ConfigFileContents {
     var unitLayout: UnitLayout?
     var defaults = ServiceSettings()
     var services: [ServiceDefinition] = []
+    var listeners: [ListenerDefinition] = []
 }
 
 /// A service as written in one place. Incomplete when its listen or target was missing or
@@ -22,6 +23,8 @@ struct ServiceDefinition {
     var name: String
     var location: SourceLocation
     var listen: [Listen] = []
+    /// `routes:`, each with where it was written.
+    var routes: [RouteDefinition] = []
     var target: TargetAddress?
     /// From `targets:` or `tiers:` (then `target` is nil).
     var targets: [BackendTarget]?
@@ -87,11 +90,12 @@ extension ServiceDefinition {
     /// ``onDemand(defaults:errors:)``); `nil` when incomplete.
     func resolved(defaults: ServiceSettings, onDemand: OnDemand?) -> ServiceConfig? {
         guard let targets = targets ?? target.map({ [BackendTarget(address: $0)] }), !targets.isEmpty,
-              !listen.isEmpty else { return nil }
+              !listen.isEmpty || !routes.isEmpty else { return nil }
         let settings = settings.filling(from: defaults).filling(from: .builtIn)
         return ServiceConfig(
             name: name,
             listen: listen.map(\.address),
+            routes: routes.map(\.route),
             target: targets[0].address,
             targets: targets,
             balancing: settings.balancing.resolved,

@@ -1,6 +1,6 @@
 /// The schema of a configuration file's top level.
 extension SchemaDecoder {
-    static let topLevelKeys = ["threads", "drain_timeout", "pipe_size", "unit_layout", "defaults", "services"]
+    static let topLevelKeys = ["threads", "drain_timeout", "pipe_size", "unit_layout", "defaults", "listeners", "services"]
     static let pipeSizeRange = (4 << 10)...(64 << 20)
 
     /// Decodes one file's document (`nil`: the file holds none, which is an empty configuration).
@@ -32,6 +32,8 @@ extension SchemaDecoder {
                 contents.defaults = defaults(entry.value, path: entry.path)
             case "services":
                 contents.services = services(entry.value, path: entry.path)
+            case "listeners":
+                contents.listeners = listeners(entry.value, path: entry.path)
             default:
                 preconditionFailure("'\(entry.key)' is in topLevelKeys but has no decoder")
             }

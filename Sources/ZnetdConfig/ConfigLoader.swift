@@ -53,6 +53,7 @@ public enum ConfigLoader {
         var configuration = Configuration()
         var defaults = ServiceSettings()
         var services: [ServiceDefinition] = []
+        var listeners: [ListenerDefinition] = []
         var mergeErrors: [ConfigError] = []
         for file in files {
             let contents = file.contents
@@ -71,8 +72,19 @@ public enum ConfigLoader {
                     services.append(service)
                 }
             }
+            for listener in contents.listeners {
+                if let first = listeners.first(where: { $0.name == listener.name }) {
+                    mergeErrors.append(ConfigError(
+                        location: listener.location, keyPath: "listeners".keyPath(appending: listener.name),
+                        message: "listener '\(listener.name)' is already defined at \(first.location); "
+                            + "define each listener once"))
+                } else {
+                    listeners.append(listener)
+                }
+            }
         }
-        mergeErrors += listenConflicts(services)
+        mergeErrors += listenConflicts(services, listeners)
+        mergeErrors += routeProblems(services, listeners)
         mergeErrors += defaults.onDemand.defaultsClashes
         let onDemands = services.map { $0.onDemand(defaults: defaults.onDemand, errors: &mergeErrors) }
         mergeErrors += transientUnitConflicts(Array(zip(services, onDemands)))
@@ -87,23 +99,27 @@ public enum ConfigLoader {
         configuration.services = zip(services, onDemands)
             .compactMap { $0.resolved(defaults: defaults, onDemand: $1) }
             .sorted { $0.name < $1.name }
+        configuration.listeners = listeners.map(\.resolved).sorted { $0.name < $1.name }
         return configuration
     }
 
     /// A problem for each listen address that overlaps one written before it, in this or another
-    /// service (see ``ListenAddress/overlaps(_:)``).
-    private static func listenConflicts(_ services: [ServiceDefinition]) -> [ConfigError] {
+    /// service or listener (see ``ListenAddress/overlaps(_:)``).
+    private static func listenConflicts(
+        _ services: [ServiceDefinition], _ listeners: [ListenerDefinition]
+    ) -> [ConfigError] {
         var errors: [ConfigError] = []
-        var earlier: [(listen: ServiceDefinition.Listen, service: String)] = []
-        for service in services {
-            for listen in service.listen {
+        var earlier: [(listen: ServiceDefinition.Listen, owner: String)] = []
+        let owners = listeners.map { ("listener '\($0.name)'", $0.listen) } + services.map { ("service '\($0.name)'", $0.listen) }
+        for (owner, addresses) in owners {
+            for listen in addresses {
                 if let other = earlier.first(where: { $0.listen.address.overlaps(listen.address) }) {
                     errors.append(ConfigError(
                         location: listen.location, keyPath: listen.keyPath,
                         message: "listen address '\(listen.address)' conflicts with '\(other.listen.address)' "
-                            + "of service '\(other.service)' at \(other.listen.location)"))
+                            + "of \(other.owner) at \(other.listen.location)"))
                 }
-                earlier.append((listen, service.name))
+                earlier.append((listen, owner))
             }
         }
         return errors

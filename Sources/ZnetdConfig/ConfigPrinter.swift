@@ -11,6 +11,12 @@ extension Configuration {
             "pipe_size: \(formatByteSize(pipeSize))",
             "unit_layout: \(unitLayout.rawValue)",
         ]
+        if !listeners.isEmpty {
+            lines.append("listeners:")
+            for listener in listeners.sorted(by: { $0.name < $1.name }) {
+                lines += listener.normalizedYAMLLines.map { "  " + $0 }
+            }
+        }
         if services.isEmpty {
             lines.append("services: {}")
         } else {
@@ -30,7 +36,13 @@ extension ServiceConfig {
             "{idle: \(seconds($0.idle)), interval: \(seconds($0.interval)), count: \($0.count)}"
         } ?? "false"
         let backends = hasSingleTarget ? ["target: \(doubleQuoted(target.description))"] : balancingYAMLLines
-        let settings = ["listen:"] + listen.map { "  - \(doubleQuoted($0.description))" } + backends + [
+        let listenLines = listen.isEmpty ? [] : ["listen:"] + listen.map { "  - \(doubleQuoted($0.description))" }
+        let routeLines = routes.isEmpty ? [] : ["routes:"] + routes.map { route in
+            "  - {" + (["listener: \(route.listener)"]
+                + (route.host.map { ["host: \(doubleQuoted($0))"] } ?? [])
+                + (route.path.map { ["path: \(doubleQuoted($0))"] } ?? [])).joined(separator: ", ") + "}"
+        }
+        let settings = listenLines + routeLines + backends + [
             "connect_timeout: \(formatDuration(connectTimeout))",
             "idle_timeout: \(idleTimeout.map(formatDuration) ?? "infinity")",
             "max_connections: \(maxConnections)",
@@ -43,6 +55,30 @@ extension ServiceConfig {
             "deny: [\(clientAccess.deny.map { doubleQuoted($0.description) }.joined(separator: ", "))]",
         ] + (onDemand?.normalizedYAMLLines ?? [])
         // Service names are letters, digits, '_', '.' and '-': plain YAML scalars.
+        return ["\(name):"] + settings.map { "  " + $0 }
+    }
+}
+
+extension ListenerConfig {
+    /// `name:` and the listener's settings indented under it.
+    fileprivate var normalizedYAMLLines: [String] {
+        var settings = ["listen:"] + listen.map { "  - \(doubleQuoted($0.description))" } + [
+            "mode: \(mode.rawValue)",
+            "forwarded: \(forwarded.rawValue)",
+        ]
+        if let tls {
+            settings += ["tls:", "  certificates:"] + tls.certificates.flatMap { files in
+                ["    - certificate: \(doubleQuoted(files.certificate.description))",
+                 "      key: \(doubleQuoted(files.key.description))"]
+            }
+        }
+        settings += [
+            "backlog: \(socketOptions.backlog)",
+            "free_bind: \(socketOptions.freeBind)",
+            "reuse_port: \(socketOptions.reusePort)",
+            "allow: [\(clientAccess.allow.map { doubleQuoted($0.description) }.joined(separator: ", "))]",
+            "deny: [\(clientAccess.deny.map { doubleQuoted($0.description) }.joined(separator: ", "))]",
+        ]
         return ["\(name):"] + settings.map { "  " + $0 }
     }
 }

@@ -18,6 +18,17 @@ public enum ConfigSchema {
             case "defaults":
                 paths.append(key)
                 paths += serviceKeyPaths(prefix: "defaults", keys: SchemaDecoder.defaultsKeys)
+            case "listeners":
+                paths.append(key)
+                for listenerKey in SchemaDecoder.listenerKeys {
+                    let path = "listeners.NAME." + listenerKey
+                    paths.append(path)
+                    guard listenerKey == "tls" else { continue }
+                    for tlsKey in SchemaDecoder.tlsKeys {
+                        paths.append(path + "." + tlsKey)
+                        paths += SchemaDecoder.certificateKeys.map { path + "." + tlsKey + "[]." + $0 }
+                    }
+                }
             default:
                 paths.append(key)
             }
@@ -36,6 +47,7 @@ public enum ConfigSchema {
             case "hooks": paths += SchemaDecoder.hookKeys.map { path + "." + $0 }
             case "unit_properties": paths += UnitPropertySchema.all.map { path + "." + $0.name }
             case "targets": paths += SchemaDecoder.backendKeys.map { path + "[]." + $0 }
+            case "routes": paths += SchemaDecoder.routeKeys.map { path + "[]." + $0 }
             case "health": paths += SchemaDecoder.healthKeys.map { path + "." + $0 }
             default: break
             }

@@ -5,6 +5,8 @@
 public struct Configuration: Sendable, Hashable {
     /// Services sorted by name.
     public var services: [ServiceConfig]
+    /// Shared listeners (`listeners:`) sorted by name.
+    public var listeners: [ListenerConfig]
     /// Event-loop threads; `nil` means one per CPU.
     public var threads: Int?
     /// How long a stop or a reload waits for connections in flight before closing them.
@@ -19,12 +21,14 @@ public struct Configuration: Sendable, Hashable {
 
     public init(
         services: [ServiceConfig] = [],
+        listeners: [ListenerConfig] = [],
         threads: Int? = nil,
         drainTimeout: Duration = Configuration.defaultDrainTimeout,
         pipeSize: Int = Configuration.defaultPipeSize,
         unitLayout: UnitLayout = .perService
     ) {
         self.services = services
+        self.listeners = listeners
         self.threads = threads
         self.drainTimeout = drainTimeout
         self.pipeSize = pipeSize
@@ -33,6 +37,15 @@ public struct Configuration: Sendable, Hashable {
 
     public func service(named name: String) -> ServiceConfig? {
         services.first { $0.name == name }
+    }
+
+    public func listener(named name: String) -> ListenerConfig? {
+        listeners.first { $0.name == name }
+    }
+
+    /// The services routed through listener `name`, sorted by name.
+    public func services(routedThrough name: String) -> [ServiceConfig] {
+        services.filter { $0.routes.contains { $0.listener == name } }
     }
 }
 
@@ -50,7 +63,10 @@ public enum UnitLayout: String, Sendable, Hashable, CaseIterable {
 /// One named service: where clients connect and where their bytes go.
 public struct ServiceConfig: Sendable, Hashable {
     public var name: String
+    /// Its own listening sockets; empty when it is reached only through `routes:`.
     public var listen: [ListenAddress]
+    /// Ways in through shared listeners (`routes:`).
+    public var routes: [ServiceRoute]
     /// The backends, as written (`target:` is a list of one). Never empty.
     public var targets: [BackendTarget]
     /// Balancing, health checks, tiers, DNS refresh and the PROXY header.
@@ -80,6 +96,7 @@ public struct ServiceConfig: Sendable, Hashable {
     public init(
         name: String,
         listen: [ListenAddress],
+        routes: [ServiceRoute] = [],
         target: TargetAddress,
         targets: [BackendTarget]? = nil,
         balancing: Balancing = .standard,
@@ -95,6 +112,7 @@ public struct ServiceConfig: Sendable, Hashable {
     ) {
         self.name = name
         self.listen = listen
+        self.routes = routes
         self.targets = targets ?? [BackendTarget(address: target)]
         self.balancing = balancing
         self.connectTimeout = connectTimeout

@@ -16,7 +16,11 @@ struct SchemaDecoder {
     private(set) var errors: [ConfigError] = []
 
     mutating func report(_ message: String, at node: YAMLNode, path: String) {
-        errors.append(ConfigError(location: node.location, keyPath: path, message: message))
+        report(message, at: node.location, path: path)
+    }
+
+    mutating func report(_ message: String, at location: SourceLocation, path: String) {
+        errors.append(ConfigError(location: location, keyPath: path, message: message))
     }
 
     /// The entries of a mapping, reporting a node that is not a mapping, keys that are not

@@ -6,7 +6,7 @@ extension SchemaDecoder {
         "backlog", "free_bind", "reuse_port", "allow", "deny",
     ] + balancingKeys
     /// Keys only a service itself may set.
-    static let addressKeys = ["listen", "target", "targets", "tiers"]
+    static let addressKeys = ["listen", "routes", "target", "targets", "tiers"]
     static let serviceKeys = addressKeys + settingKeys + onDemandKeys
     /// Keys `defaults:` may set: the settings, and the on-demand keys that do not define a launcher.
     static let defaultsKeys = settingKeys + onDemandKeys.filter { !launcherKeys.contains($0) }
@@ -57,7 +57,7 @@ extension SchemaDecoder {
                 at: entry.value, path: entry.path)
             return service
         }
-        var sawListen = false, sawTarget = false
+        var sawListen = false, sawTarget = false, sawRoutes = false
         var backendKey: Entry?
         for field in entries(of: entry.value, path: entry.path, validKeys: Self.serviceKeys) {
             if ["target", "targets", "tiers"].contains(field.key) {
@@ -73,6 +73,9 @@ extension SchemaDecoder {
             case "listen":
                 sawListen = true
                 service.listen = listen(field)
+            case "routes":
+                sawRoutes = true
+                service.routes = routes(field)
             case "target":
                 service.target = targetAddress(field.value, path: field.path, allowProgram: true)
             case "targets":
@@ -95,8 +98,8 @@ extension SchemaDecoder {
         }
         // A value that is not a mapping has been reported; missing keys would only add noise.
         guard entry.value.isMapping || entry.value.isNull else { return service }
-        if !sawListen {
-            report("missing required key 'listen', such as listen: \"127.0.0.1:8080\"", at: entry.keyNode, path: entry.path)
+        if !sawListen && !sawRoutes {
+            report("missing required key 'listen' (or 'routes'), such as listen: \"127.0.0.1:8080\"", at: entry.keyNode, path: entry.path)
         }
         if !sawTarget {
             report("missing required key 'target', such as target: \"127.0.0.1:9090\"", at: entry.keyNode, path: entry.path)
@@ -104,7 +107,7 @@ extension SchemaDecoder {
         return service
     }
 
-    private mutating func setting(_ entry: Entry, into settings: inout ServiceSettings) {
+    mutating func setting(_ entry: Entry, into settings: inout ServiceSettings) {
         switch entry.key {
         case "connect_timeout":
             settings.connectTimeout = value(entry, expected: "a duration greater than zero, such as 500ms, 2s or 1m") {
@@ -138,7 +141,7 @@ extension SchemaDecoder {
     }
 
     /// One address, or a non-empty sequence of addresses.
-    private mutating func listen(_ entry: Entry) -> [ServiceDefinition.Listen] {
+    mutating func listen(_ entry: Entry) -> [ServiceDefinition.Listen] {
         let expected = "an address such as 127.0.0.1:8080, or a list of addresses"
         switch entry.value.content {
         case .scalar where !entry.value.isNull:
@@ -236,8 +239,8 @@ extension SchemaDecoder {
     }
 }
 
-/// Why `name` cannot name a service, or `nil` when it can.
-private func serviceNameProblem(_ name: String) -> String? {
+/// Why `name` cannot name a service (or a listener), or `nil` when it can.
+func serviceNameProblem(_ name: String) -> String? {
     let isNameCharacter: (Character) -> Bool = { $0.isASCII && ($0.isLetter || $0.isNumber) }
     guard let first = name.first, isNameCharacter(first),
         name.allSatisfy({ isNameCharacter($0) || "_.-".contains($0) })

@@ -49,7 +49,9 @@ public func generateUnits(_ configuration: Configuration, options: GeneratorOpti
     var units: [GeneratedUnit] = []
     switch options.mode ?? configuration.unitLayout {
     case .perService:
-        for service in services {
+        let groups = listenerGroups(configuration)
+        let grouped = Set(groups.flatMap { $0.services.map(\.name) })
+        for service in services where !grouped.contains(service.name) {
             let serviceUnit = "znetd-\(service.name).service"
             let sockets = socketUnits(of: service, serviceUnit: serviceUnit, options: options)
             units += sockets
@@ -57,16 +59,34 @@ public func generateUnits(_ configuration: Configuration, options: GeneratorOpti
                 name: serviceUnit, services: [service], sockets: sockets.map(\.name),
                 configuration: configuration, options: options))
         }
+        // A listener and the services routed through it run in one process.
+        for group in groups {
+            let serviceUnit = "znetd-\(group.listeners[0].name).service"
+            var sockets: [GeneratedUnit] = []
+            for listener in group.listeners {
+                sockets += socketUnits(of: listener, serviceUnit: serviceUnit, options: options)
+            }
+            for service in group.services {
+                sockets += socketUnits(of: service, serviceUnit: serviceUnit, options: options)
+            }
+            units += sockets
+            units.append(serviceUnitFile(
+                name: serviceUnit, services: group.services, listeners: group.listeners,
+                sockets: sockets.map(\.name), configuration: configuration, options: options))
+        }
     case .shared:
-        guard !services.isEmpty else { return [] }
+        guard !services.isEmpty || !configuration.listeners.isEmpty else { return [] }
         var sockets: [GeneratedUnit] = []
+        for listener in configuration.listeners {
+            sockets += socketUnits(of: listener, serviceUnit: "znetd.service", options: options)
+        }
         for service in services {
             sockets += socketUnits(of: service, serviceUnit: "znetd.service", options: options)
         }
         units = sockets
         units.append(serviceUnitFile(
-            name: "znetd.service", services: services, sockets: sockets.map(\.name),
-            configuration: configuration, options: options))
+            name: "znetd.service", services: services, listeners: configuration.listeners,
+            sockets: sockets.map(\.name), configuration: configuration, options: options))
     }
     return units.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
 }
@@ -77,8 +97,24 @@ public func generateUnits(_ configuration: Configuration, options: GeneratorOpti
 /// addresses of each `interface:` get a unit of their own (`znetd-NAME@IFACE.socket`) when the
 /// service also listens elsewhere; otherwise everything is in `znetd-NAME.socket`.
 func socketUnits(of service: ServiceConfig, serviceUnit: String, options: GeneratorOptions) -> [GeneratedUnit] {
+    socketUnits(owner: service.name, kind: "service", listen: service.listen, socketOptions: service.socketOptions,
+                clientAccess: service.clientAccess, sourceFile: service.location?.file,
+                serviceUnit: serviceUnit, options: options)
+}
+
+/// The socket units of a shared listener: named and fed like a service's.
+func socketUnits(of listener: ListenerConfig, serviceUnit: String, options: GeneratorOptions) -> [GeneratedUnit] {
+    socketUnits(owner: listener.name, kind: "listener", listen: listener.listen, socketOptions: listener.socketOptions,
+                clientAccess: listener.clientAccess, sourceFile: listener.location?.file,
+                serviceUnit: serviceUnit, options: options)
+}
+
+private func socketUnits(
+    owner name: String, kind: String, listen: [ListenAddress], socketOptions: SocketOptions,
+    clientAccess: ClientAccess, sourceFile: String?, serviceUnit: String, options: GeneratorOptions
+) -> [GeneratedUnit] {
     var groups: [(device: String?, streams: [String])] = []
-    for address in service.listen {
+    for address in listen {
         let device: String?
         let stream: String
         switch address {
@@ -98,27 +134,56 @@ func socketUnits(of service: ServiceConfig, serviceUnit: String, options: Genera
     groups.sort { ($0.device ?? "").utf8.lexicographicallyPrecedes(($1.device ?? "").utf8) }
     return groups.map { group in
         let unitName = groups.count == 1 || group.device == nil
-            ? "znetd-\(service.name).socket"
-            : "znetd-\(service.name)@\(SystemdSyntax.unitNameComponent(group.device!)).socket"
+            ? "znetd-\(name).socket"
+            : "znetd-\(name)@\(SystemdSyntax.unitNameComponent(group.device!)).socket"
         var text = header(options)
         text += "[Unit]\n"
-        text += "Description=znetd listening sockets of service \(service.name)"
+        text += "Description=znetd listening sockets of \(kind) \(name)"
         if let device = group.device, groups.count > 1 { text += " on \(SystemdSyntax.plain(device))" }
         text += "\n"
         text += "Documentation=man:znetd(8)\n"
-        text += sourcePath(of: [service], options)
+        if let path = sourceFile ?? options.sourceFiles.first { text += "SourcePath=\(SystemdSyntax.plain(path))\n" }
         text += "\n[Socket]\n"
         for stream in group.streams { text += "ListenStream=\(SystemdSyntax.plain(stream))\n" }
         if let device = group.device { text += "BindToDevice=\(SystemdSyntax.plain(device))\n" }
-        text += "FileDescriptorName=\(service.name)\n"
+        text += "FileDescriptorName=\(name)\n"
         text += "Service=\(serviceUnit)\n"
         text += "NoDelay=yes\n"
-        text += "Backlog=\(service.socketOptions.backlog)\n"
-        if service.socketOptions.freeBind { text += "FreeBind=yes\n" }
-        if service.socketOptions.reusePort { text += "ReusePort=yes\n" }
-        text += clientAccessLines(service.clientAccess)
+        text += "Backlog=\(socketOptions.backlog)\n"
+        if socketOptions.freeBind { text += "FreeBind=yes\n" }
+        if socketOptions.reusePort { text += "ReusePort=yes\n" }
+        text += clientAccessLines(clientAccess)
         text += "\n[Install]\nWantedBy=sockets.target\n"
         return GeneratedUnit(name: unitName, text: text, wantedBy: ["sockets.target"])
+    }
+}
+
+/// Listeners that share a service, with every service routed through them: each group runs in
+/// one process (a route is an in-process hand-off), named after its first listener.
+func listenerGroups(_ configuration: Configuration) -> [(listeners: [ListenerConfig], services: [ServiceConfig])] {
+    let listeners = configuration.listeners.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    var groupOf: [String: Int] = [:]  // listener name -> group index
+    var groups: [(listeners: [ListenerConfig], services: [ServiceConfig])] = []
+    for listener in listeners {
+        groupOf[listener.name] = groups.count
+        groups.append(([listener], []))
+    }
+    let services = configuration.services.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    for service in services {
+        let indices = Array(Set(service.routes.compactMap { groupOf[$0.listener] })).sorted()
+        guard let target = indices.first else { continue }
+        // Merge every other group this service touches into the first one.
+        for index in indices.dropFirst() where !groups[index].listeners.isEmpty {
+            for listener in groups[index].listeners { groupOf[listener.name] = target }
+            groups[target].listeners += groups[index].listeners
+            groups[target].services += groups[index].services
+            groups[index] = ([], [])
+        }
+        groups[target].services.append(service)
+    }
+    return groups.filter { !$0.listeners.isEmpty }.map { group in
+        (group.listeners.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) },
+         group.services.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) })
     }
 }
 
@@ -178,7 +243,7 @@ struct ServiceShape {
 }
 
 func serviceUnitFile(
-    name: String, services: [ServiceConfig], sockets: [String],
+    name: String, services: [ServiceConfig], listeners: [ListenerConfig] = [], sockets: [String],
     configuration: Configuration, options: GeneratorOptions
 ) -> GeneratedUnit {
     let shape = ServiceShape(services)
@@ -187,11 +252,17 @@ func serviceUnitFile(
     let layout = options.mode ?? configuration.unitLayout
     if layout == .shared {
         text += "Description=znetd socket-activated proxy\n"
+    } else if !listeners.isEmpty {
+        text += "Description=znetd proxy of listener\(listeners.count == 1 ? "" : "s") \(listeners.map(\.name).joined(separator: ", "))\n"
     } else {
         text += "Description=znetd proxy of service \(services[0].name)\n"
     }
     text += "Documentation=man:znetd(8) man:znetd.yaml(5)\n"
-    text += sourcePath(of: services, options)
+    if layout != .shared, let listener = listeners.first, let file = listener.location?.file ?? options.sourceFiles.first {
+        text += "SourcePath=\(SystemdSyntax.plain(file))\n"
+    } else {
+        text += sourcePath(of: services, options)
+    }
     text += "Requires=\(sockets.joined(separator: " "))\n"
     text += "After=network.target \(sockets.joined(separator: " "))\n"
 
@@ -200,6 +271,7 @@ func serviceUnitFile(
     // Each unit names its services: znetd then runs exactly those whose sockets the unit has,
     // and leaves out a broken file of another service (see ConfigLoader.loadSkippingBrokenFiles).
     for service in services { exec += ["--service", service.name] }
+    for listener in listeners { exec += ["--listener", listener.name] }
 
     text += "\n[Service]\n"
     text += "Type=notify\n"
@@ -216,9 +288,28 @@ func serviceUnitFile(
     text += "TimeoutStopSec=\(SystemdSyntax.timeSpan(configuration.drainTimeout + .seconds(15)))\n"
     text += "# Two descriptors per connection, plus pooled pipes.\n"
     text += "LimitNOFILE=65536\n"
+    text += credentialLines(listeners)
     text += ipAddressLines(services, shape: shape)
     text += "\n" + hardening(shape)
     return GeneratedUnit(name: name, text: text)
+}
+
+/// LoadCredential= for each `credential:NAME` of the listeners' certificates. A bare name
+/// (systemd 252, systemd.exec(5)) takes a credential the manager itself received, else the file
+/// NAME in /etc/credstore/, /run/credstore/ or /usr/lib/credstore/: private keys stay readable
+/// by root alone and reach znetd's (dynamic) user in $CREDENTIALS_DIRECTORY.
+func credentialLines(_ listeners: [ListenerConfig]) -> String {
+    var names: [String] = []
+    for listener in listeners {
+        for files in listener.tls?.certificates ?? [] {
+            for path in [files.certificate, files.key] {
+                if case .credential(let name) = path, !names.contains(name) { names.append(name) }
+            }
+        }
+    }
+    guard !names.isEmpty else { return "" }
+    return "# TLS certificates and keys: from /etc/credstore/NAME (or a credential systemd itself got).\n"
+        + names.map { "LoadCredential=\(SystemdSyntax.plain($0))\n" }.joined()
 }
 
 /// IPAddressAllow=/IPAddressDeny= for the backend connections: only when every target of every

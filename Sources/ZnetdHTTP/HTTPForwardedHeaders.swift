@@ -8,8 +8,9 @@
 /// connection semantics per request.
 public enum HTTPForwardedHeaders {
     public static func rewrite(
-        _ head: HTTPHead, client: String, isTLS: Bool, host: String?
+        _ head: HTTPHead, client: String, isTLS: Bool, host: String?, fields style: HTTPForwardedFields = .both
     ) -> [UInt8] {
+        if style == .none { return serialize(head, fields: head.fields) }
         var fields: [(name: String, value: String)] = []
         var forwardedFor: String?
         var forwarded: String?
@@ -26,15 +27,27 @@ public enum HTTPForwardedHeaders {
             }
         }
         let proto = isTLS ? "https" : "http"
-        fields.append(("X-Forwarded-For", forwardedFor.map { "\($0), \(client)" } ?? client))
-        fields.append(("X-Forwarded-Proto", proto))
-        if let host { fields.append(("X-Forwarded-Host", host)) }
-        // RFC 7239: an IPv6 address is quoted and bracketed.
-        let node = client.containsColon ? "\"[\(client)]\"" : client
-        var element = "for=\(node);proto=\(proto)"
-        if let host { element += ";host=\"\(host)\"" }
-        fields.append(("Forwarded", forwarded.map { "\($0), \(element)" } ?? element))
+        if style == .forwarded {
+            // Only Forwarded is ours: a client's X-Forwarded-For passes as it came.
+            if let forwardedFor { fields.append(("X-Forwarded-For", forwardedFor)) }
+        } else {
+            fields.append(("X-Forwarded-For", forwardedFor.map { "\($0), \(client)" } ?? client))
+            fields.append(("X-Forwarded-Proto", proto))
+            if let host { fields.append(("X-Forwarded-Host", host)) }
+        }
+        if style == .xForwarded {
+            if let forwarded { fields.append(("Forwarded", forwarded)) }
+        } else {
+            // RFC 7239: an IPv6 address is quoted and bracketed.
+            let node = client.containsColon ? "\"[\(client)]\"" : client
+            var element = "for=\(node);proto=\(proto)"
+            if let host { element += ";host=\"\(host)\"" }
+            fields.append(("Forwarded", forwarded.map { "\($0), \(element)" } ?? element))
+        }
+        return serialize(head, fields: fields)
+    }
 
+    private static func serialize(_ head: HTTPHead, fields: [(name: String, value: String)]) -> [UInt8] {
         var text: String
         switch head.kind {
         case .request(let method, let target): text = "\(method) \(target) HTTP/\(head.version.major).\(head.version.minor)\r\n"
@@ -44,6 +57,18 @@ public enum HTTPForwardedHeaders {
         text += "\r\n"
         return Array(text.utf8)
     }
+}
+
+/// Which fields tell the backend about the client.
+public enum HTTPForwardedFields: Sendable, Equatable {
+    /// X-Forwarded-For, -Proto and -Host.
+    case xForwarded
+    /// RFC 7239 Forwarded.
+    case forwarded
+    /// Both kinds.
+    case both
+    /// None: the request head goes as it came.
+    case none
 }
 
 /// The responses znetd makes itself: short, closing the connection, never cached.

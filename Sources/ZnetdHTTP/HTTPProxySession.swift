@@ -34,9 +34,12 @@ public struct HTTPProxySession {
         case closed
     }
 
-    private let routes: HTTPRouteTable
+    /// Read for each request: replace it to change where the next request goes (routes added
+    /// or removed at run time apply from the next request on).
+    public var routes: HTTPRouteTable
     private let client: String
     private let isTLS: Bool
+    private let forwarded: HTTPForwardedFields
     private let headLimit: Int
     private var state: State = .readingRequestHead
     /// Client bytes not yet handled (a head being read, or a pipelined request).
@@ -51,15 +54,33 @@ public struct HTTPProxySession {
     private var pendingHead: [UInt8] = []
     /// The service the current backend connection belongs to.
     public private(set) var currentService: String?
-    /// Requests routed so far.
+    /// Requests read so far (routed or not).
     public private(set) var requests = 0
+    /// Requests no route matched (answered 404).
+    public private(set) var unroutedRequests = 0
 
-    public init(routes: HTTPRouteTable, client: String, isTLS: Bool, headLimit: Int = HTTPHeadParser.defaultLimit) {
+    public init(routes: HTTPRouteTable, client: String, isTLS: Bool, forwarded: HTTPForwardedFields = .both,
+                headLimit: Int = HTTPHeadParser.defaultLimit) {
         self.routes = routes
         self.client = client
         self.isTLS = isTLS
+        self.forwarded = forwarded
         self.headLimit = headLimit
     }
+
+    // MARK: State for the I/O side
+
+    /// Whether client bytes are wanted now: while a head is read, a request body forwarded, or
+    /// in a tunnel. Otherwise (waiting for a backend or a response) the caller stops reading,
+    /// so a pipelining client is held back by TCP instead of by memory.
+    public var wantsClientData: Bool {
+        state == .readingRequestHead || state == .forwardingRequestBody || state == .tunnel
+    }
+
+    /// Between requests with nothing buffered: an idle keep-alive connection, safe to close.
+    public var isIdle: Bool { state == .readingRequestHead && clientBuffer.isEmpty }
+
+    public var isTunnel: Bool { state == .tunnel }
 
     // MARK: Client side
 
@@ -170,11 +191,12 @@ public struct HTTPProxySession {
         requestKeepsAlive = head.keepsAlive
         requests += 1
         guard let service = routes.service(host: head.host, path: head.path) else {
+            unroutedRequests += 1
             return backendFailed(status: 404, detail: "no service for \(head.host ?? "this host")\(head.path)")
         }
         requestBody = HTTPBodyScanner(HTTPBodyLength.of(request: head))
         requestBodyDone = requestBody.isComplete
-        pendingHead = HTTPForwardedHeaders.rewrite(head, client: client, isTLS: isTLS, host: head.host)
+        pendingHead = HTTPForwardedHeaders.rewrite(head, client: client, isTLS: isTLS, host: head.host, fields: forwarded)
         var actions: [Action] = []
         if let current = currentService, current != service { actions.append(.closeBackend) }
         currentService = service

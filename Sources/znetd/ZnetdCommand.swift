@@ -36,6 +36,14 @@ struct ConfigurationOptions: ParsableArguments {
             help: ArgumentHelp("Run or check only this service of the configuration (repeatable).", valueName: "name"))
     var onlyServices: [String] = []
 
+    @Option(name: .customLong("listener"),
+            help: ArgumentHelp("Run or check only this shared listener of the configuration (repeatable; with --service, only the listeners named).",
+                               valueName: "name"))
+    var onlyListeners: [String] = []
+
+    /// `--service` or `--listener`: the unit runs only what it names.
+    private var selects: Bool { !onlyServices.isEmpty || !onlyListeners.isEmpty }
+
     func validate() throws {
         if !configPaths.isEmpty && !proxies.isEmpty {
             throw ValidationError("use either --config or --proxy, not both")
@@ -55,11 +63,12 @@ struct ConfigurationOptions: ParsableArguments {
             let files = configPaths.isEmpty
                 ? ConfigLoader.defaultFiles()
                 : configPaths.flatMap { ConfigLoader.files(forConfigArgument: $0) }
-            if onlyServices.isEmpty {
+            if !selects {
                 configuration = try ConfigLoader.load(files: files)
             } else {
                 let partial = try ConfigLoader.loadSkippingBrokenFiles(files: files)
                 let missing = onlyServices.contains { partial.configuration.service(named: $0) == nil }
+                    || onlyListeners.contains { partial.configuration.listener(named: $0) == nil }
                 if missing && !partial.skipped.isEmpty {
                     // The service is probably in a broken file: its problems are the answer.
                     throw ConfigErrors(partial.skipped.flatMap(\.errors))
@@ -68,8 +77,9 @@ struct ConfigurationOptions: ParsableArguments {
                 configuration = partial.configuration
             }
         }
-        if !onlyServices.isEmpty {
+        if selects {
             configuration.services = configuration.services.filter { onlyServices.contains($0.name) }
+            configuration.listeners = configuration.listeners.filter { onlyListeners.contains($0.name) }
         }
         return configuration
     }
@@ -88,6 +98,11 @@ struct ConfigurationOptions: ParsableArguments {
         let unknown = onlyServices.filter { configuration.service(named: $0) == nil }
         guard unknown.isEmpty else {
             printError("no such service in the configuration: \(unknown.joined(separator: ", "))")
+            throw ExitCode(1)
+        }
+        let unknownListeners = onlyListeners.filter { configuration.listener(named: $0) == nil }
+        guard unknownListeners.isEmpty else {
+            printError("no such listener in the configuration: \(unknownListeners.joined(separator: ", "))")
             throw ExitCode(1)
         }
         let problems = Preflight.problems(in: configuration, askSystemd: askSystemd)
@@ -123,7 +138,7 @@ extension ZnetdCommand {
             LoggingSystem.bootstrap { _ in JournalLogHandler(level: level) }
             let logger = Logger(label: "znetd")
             let configuration = try options.loadOrExit { logger.warning("\($0)") }
-            if configuration.services.isEmpty {
+            if configuration.services.isEmpty && configuration.listeners.isEmpty {
                 logger.warning("the configuration has no services; waiting for a reload")
             }
             do {

@@ -202,6 +202,10 @@ EOF
     cd /
     umount -l /.sdsandbox-oldroot
     rmdir /.sdsandbox-oldroot
+    # Shared propagation, as on a real boot: systemd skips this itself in a container, and
+    # without it the mounts it makes in a helper's namespace (a unit's credentials directory,
+    # LoadCredential=) never reach the unit.
+    mount --make-rshared /
     exec env -i container=systemd-sandbox container_uuid="$(cat /etc/machine-id)" \
         PATH="$INNER_PATH" LANG=C.UTF-8 \
         "$SYSTEMD_BIN" --system --unit="$SDS_TARGET" --show-status=no

@@ -49,7 +49,7 @@ import ZnetdConfig
     ("conect_timeout: 2s", "test.yaml:5:5: services.web.conect_timeout: "
         + "unknown key 'conect_timeout'; did you mean 'connect_timeout'?"),
     ("idle: 2s", "test.yaml:5:5: services.web.idle: unknown key 'idle'; did you mean 'idle_timeout'?"),
-    ("timeout: 2s", "test.yaml:5:5: services.web.timeout: unknown key 'timeout'; valid keys are listen, target, "
+    ("timeout: 2s", "test.yaml:5:5: services.web.timeout: unknown key 'timeout'; valid keys are listen, routes, target, "
         + "targets, tiers, connect_timeout, idle_timeout, max_connections, keepalive, log_connections, "
         + "backlog, free_bind, reuse_port, allow, deny, "
         + "balance, health, retries, failback_after, failback_force, resolve_interval, proxy_protocol, "
@@ -132,9 +132,9 @@ func acceptsServiceName(name: String) throws {
             listen: ":81"
           empty:
         """) == [
-            "test.yaml:2:3: services.web: missing required key 'listen', such as listen: \"127.0.0.1:8080\"",
+            "test.yaml:2:3: services.web: missing required key 'listen' (or 'routes'), such as listen: \"127.0.0.1:8080\"",
             "test.yaml:4:3: services.api: missing required key 'target', such as target: \"127.0.0.1:9090\"",
-            "test.yaml:6:3: services.empty: missing required key 'listen', such as listen: \"127.0.0.1:8080\"",
+            "test.yaml:6:3: services.empty: missing required key 'listen' (or 'routes'), such as listen: \"127.0.0.1:8080\"",
             "test.yaml:6:3: services.empty: missing required key 'target', such as target: \"127.0.0.1:9090\"",
         ])
 }
@@ -149,7 +149,7 @@ func acceptsServiceName(name: String) throws {
           web:
           listen: ":80"
         """) == [
-            "test.yaml:2:3: services.web: missing required key 'listen', such as listen: \"127.0.0.1:8080\"",
+            "test.yaml:2:3: services.web: missing required key 'listen' (or 'routes'), such as listen: \"127.0.0.1:8080\"",
             "test.yaml:2:3: services.web: missing required key 'target', such as target: \"127.0.0.1:9090\"",
             "test.yaml:3:11: services.listen: expected a mapping; found ':80' (indent 'listen' under its service's name)",
         ])

@@ -52,3 +52,17 @@ private func rewritten(_ request: String, client: String, tls: Bool = false) thr
 extension String {
     fileprivate func containsText(_ text: String) -> Bool { firstRange(of: text) != nil }
 }
+
+@Test func eachForwardedStyleWritesOnlyItsFields() throws {
+    let request = "GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 10.0.0.1\r\nForwarded: for=10.0.0.1\r\n\r\n"
+    let head = try #require(try HTTPHeadParser.parse(Array(request.utf8), isRequest: true)).head
+    func text(_ fields: HTTPForwardedFields) -> String {
+        String(decoding: HTTPForwardedHeaders.rewrite(head, client: "192.0.2.7", isTLS: true, host: "a.test", fields: fields),
+               as: UTF8.self)
+    }
+    #expect(text(.xForwarded) == "GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 10.0.0.1, 192.0.2.7\r\n"
+        + "X-Forwarded-Proto: https\r\nX-Forwarded-Host: a.test\r\nForwarded: for=10.0.0.1\r\n\r\n")
+    #expect(text(.forwarded) == "GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 10.0.0.1\r\n"
+        + "Forwarded: for=10.0.0.1, for=192.0.2.7;proto=https;host=\"a.test\"\r\n\r\n")
+    #expect(text(.none) == request)
+}

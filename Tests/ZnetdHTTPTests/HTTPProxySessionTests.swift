@@ -56,6 +56,14 @@ private let okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     #expect(actions[0].hasPrefix("client: HTTP/1.1 404 Not Found\r\n"))
     #expect(actions[0].hasSuffix("404 Not Found: no service for c.test/p\n"))
     #expect(actions[1] == "close client")
+    #expect(session.requests == 1 && session.unroutedRequests == 1)
+}
+
+@Test func routesReplacedBeforeARequestApplyToIt() {
+    var other = newSession()
+    other.routes = HTTPRouteTable([HTTPRouteTable.Route(host: .exact("c.test"), service: "late")])
+    #expect(describe(other.clientData(bytes("GET /p HTTP/1.1\r\nHost: c.test\r\n\r\n"))) == ["route late"])
+    #expect(other.unroutedRequests == 0)
 }
 
 @Test func chunkedRequestBodyIsForwardedExactlyAcrossReads() {

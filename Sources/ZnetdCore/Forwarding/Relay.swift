@@ -394,6 +394,8 @@ final class Relay: EventSource, @unchecked Sendable {
     }
 }
 
+extension Relay: HeldClient {}
+
 extension Relay: BackendSet.Waiter {
     /// Hostnames resolved while this relay waited for a backend: choose again, on its loop.
     func backendsChanged() {

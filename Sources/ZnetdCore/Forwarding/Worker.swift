@@ -7,7 +7,9 @@ import Logging
 public final class Worker: @unchecked Sendable {
     public let loop: EventLoop
     private var acceptors: [ObjectIdentifier: Acceptor] = [:]
+    private var sharedAcceptors: [ObjectIdentifier: SharedAcceptor] = [:]
     private var firstRelay: Relay?
+    private var firstHTTPConnection: HTTPConnection?
     public private(set) var relayCount = 0
 
     init(loop: EventLoop) {
@@ -31,6 +33,50 @@ public final class Worker: @unchecked Sendable {
     func stopAcceptingAll() {
         for acceptor in acceptors.values { acceptor.retire() }
         acceptors.removeAll()
+        for acceptor in sharedAcceptors.values { acceptor.retire() }
+        sharedAcceptors.removeAll()
+    }
+
+    // MARK: Shared listeners
+
+    func startAccepting(_ socket: ListenSocket, for listener: SharedListener) {
+        let key = ObjectIdentifier(socket)
+        guard sharedAcceptors[key] == nil else { return }
+        let acceptor = SharedAcceptor(socket: socket, listener: listener, worker: self)
+        sharedAcceptors[key] = acceptor
+        acceptor.watch()
+    }
+
+    func stopAcceptingShared(_ socket: ListenSocket) {
+        sharedAcceptors.removeValue(forKey: ObjectIdentifier(socket))?.retire()
+    }
+
+    func track(_ connection: HTTPConnection) {
+        connection.next = firstHTTPConnection
+        firstHTTPConnection?.previous = connection
+        firstHTTPConnection = connection
+    }
+
+    func untrack(_ connection: HTTPConnection) {
+        connection.previous?.next = connection.next
+        connection.next?.previous = connection.previous
+        if firstHTTPConnection === connection { firstHTTPConnection = connection.next }
+        connection.previous = nil
+        connection.next = nil
+    }
+
+    /// The daemon is stopping: HTTP connections end after their current response.
+    private(set) var isStopping = false
+
+    /// Closes HTTP connections waiting for their next request (stop; the others close after
+    /// their response), or all of them (forced).
+    func closeHTTPConnections(idleOnly: Bool) {
+        isStopping = true
+        var connection = firstHTTPConnection
+        while let current = connection {
+            connection = current.next
+            if idleOnly { current.closeIfIdle() } else { current.close(reason: "znetd is stopping") }
+        }
     }
 
     /// A service had room again after reaching its connection limit.
@@ -74,6 +120,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// Ends every connection of `service` (or of all services) now: a drain ran out of time.
+    /// HTTP connections on shared listeners end too while a request of theirs uses `service`.
     func closeRelays(of service: ServiceRuntime?, reason: String) {
         var relay = firstRelay
         while let current = relay {
@@ -81,6 +128,12 @@ public final class Worker: @unchecked Sendable {
             if service == nil || current.service === service {
                 current.close(reason: reason, level: .warning)
             }
+        }
+        guard let service else { return }
+        var connection = firstHTTPConnection
+        while let current = connection {
+            connection = current.next
+            if current.isServing(service) { current.close(reason: reason, level: .warning) }
         }
     }
 }

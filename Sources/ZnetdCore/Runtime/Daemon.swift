@@ -3,6 +3,7 @@ import Glibc
 public import Logging
 import Synchronization
 public import ZnetdConfig
+import ZnetdHTTP
 
 /// The znetd process: its listening sockets, its services, its event loops, and its dialogue
 /// with systemd (readiness, status, watchdog, reload, stop).
@@ -29,6 +30,11 @@ public final class Daemon: @unchecked Sendable {
     /// Active health checks, one per service.
     private var healthMonitors: [String: HealthMonitor] = [:]
     private(set) var sockets: [String: [ListenSocket]] = [:]
+    /// Shared listeners (`listeners:`) and their sockets.
+    private(set) var listeners: [String: SharedListener] = [:]
+    private(set) var listenerSockets: [String: [ListenSocket]] = [:]
+    /// The services routes can reach, for the loops.
+    public let directory = ServiceDirectory()
     /// Services removed by a reload whose connections are still finishing.
     private var draining: [ServiceRuntime] = []
     /// Sockets from systemd not serving any service now (kept open: they belong to systemd).
@@ -70,7 +76,16 @@ public final class Daemon: @unchecked Sendable {
             if let watchdog { loop.maximumSleep = watchdog / 4 }
             workers.append(Worker(loop: loop))
         }
+        var certificates: [String: TLSCertificateStore] = [:]
+        for config in configuration.listeners {
+            do {
+                certificates[config.name] = try SharedListener.loadCertificates(config)
+            } catch {
+                throw StartupError(description: "listener '\(config.name)': \(error)")
+            }
+        }
         for config in configuration.services { startService(config) }
+        for config in configuration.listeners { startListener(config, certificates: certificates[config.name]) }
         for worker in workers {
             try LoopThread.spawn(name: "znetd-loop\(worker.loop.index)") { worker.loop.run() }
         }
@@ -81,7 +96,10 @@ public final class Daemon: @unchecked Sendable {
         let summary = configuration.services.map { s in
             "\(s.name) (\(sockets[s.name, default: []].map { "\($0)" }.joined(separator: ", ")) -> \(s.target)\(s.targets.count > 1 ? " and \(s.targets.count - 1) more" : ""))"
         }
-        logger.notice("znetd \(ZnetdVersion.string) serving \(summary.joined(separator: "; ")) on \(threadCount) threads\(isSocketActivated ? " (socket-activated)" : "")")
+        let shared = configuration.listeners.map { l in
+            "listener \(l.name) (\(listenerSockets[l.name, default: []].map { "\($0)" }.joined(separator: ", ")), \(l.mode.rawValue)\(l.tls == nil ? "" : "+tls"))"
+        }
+        logger.notice("znetd \(ZnetdVersion.string) serving \((shared + summary).joined(separator: "; ")) on \(threadCount) threads\(isSocketActivated ? " (socket-activated)" : "")")
         Notifier.ready(status: statusText())
         control.run()
         exit(0)
@@ -95,7 +113,9 @@ public final class Daemon: @unchecked Sendable {
             for socket in inherited where !ListenFDs.isListeningStream(socket.fd) {
                 throw StartupError(description: "inherited \(socket) is not a listening stream socket; use ListenStream= with Accept=no")
             }
-            let result = SocketMatcher.match(configuration.services, inherited)
+            let owners = configuration.services.map { SocketMatcher.Owner(name: $0.name, listen: $0.listen) }
+                + configuration.listeners.map { SocketMatcher.Owner(name: $0.name, listen: $0.listen) }
+            let result = SocketMatcher.match(owners: owners, inherited)
             var problems: [String] = []
             for socket in result.unmatched {
                 problems.append("inherited \(socket) matches no service: name it after a service with FileDescriptorName=, or listen on its address")
@@ -111,7 +131,11 @@ public final class Daemon: @unchecked Sendable {
                 }
                 let socket = ListenSocket(fd: assignment.socket.fd, serviceName: assignment.service,
                                           address: assignment.address, isInherited: true)
-                sockets[assignment.service, default: []].append(socket)
+                if configuration.listener(named: assignment.service) != nil {
+                    listenerSockets[assignment.service, default: []].append(socket)
+                } else {
+                    sockets[assignment.service, default: []].append(socket)
+                }
             }
         } else {
             do {
@@ -121,8 +145,15 @@ public final class Daemon: @unchecked Sendable {
                             address, service: service.name, options: service.socketOptions)
                     }
                 }
+                for listener in configuration.listeners {
+                    for address in listener.listen {
+                        listenerSockets[listener.name, default: []] += try ListenSocket.bind(
+                            address, service: listener.name, options: listener.socketOptions)
+                    }
+                }
             } catch {
                 for socket in sockets.values.joined() { socket.closeIfOwned() }
+                for socket in listenerSockets.values.joined() { socket.closeIfOwned() }
                 throw StartupError(description: "cannot listen: \(error)")
             }
         }
@@ -131,12 +162,30 @@ public final class Daemon: @unchecked Sendable {
     private func startService(_ config: ServiceConfig) {
         let service = ServiceRuntime(config: config, logger: logger)
         services[config.name] = service
+        directory.set(service)
         service.onCapacity { [workers] service in
             for worker in workers { worker.loop.execute { worker.resumeAccepting(for: service) } }
         }
         attachBackends(of: service)
         if let onDemand = config.onDemand { supervise(service, onDemand) }
         for socket in sockets[config.name, default: []] { startAccepting(socket, service) }
+    }
+
+    /// Starts a shared listener: its route table from the configuration, its sockets on every loop.
+    private func startListener(_ config: ListenerConfig, certificates: TLSCertificateStore?) {
+        let routes = SharedListener.configuredRoutes(of: config.name, in: configuration)
+        let listener = SharedListener(config: config, routes: routes, directory: directory, logger: logger)
+        listener.certificates = certificates
+        listeners[config.name] = listener
+        if routes.isEmpty {
+            listener.logger.notice("listener '\(config.name)' has no routes: every request is answered 404 until a route is added")
+        }
+        for socket in listenerSockets[config.name, default: []] { startAccepting(socket, listener) }
+    }
+
+    private func startAccepting(_ socket: ListenSocket, _ listener: SharedListener) {
+        socket.prepare(keepalive: nil)
+        for worker in workers { worker.loop.execute { worker.startAccepting(socket, for: listener) } }
     }
 
     /// Gives the service's backend set the control loop's timers and a way to close connections.
@@ -189,7 +238,10 @@ public final class Daemon: @unchecked Sendable {
         let doneOnControl = UncheckedBox(done)
         for worker in workers {
             worker.loop.execute {
-                for socket in sockets { worker.stopAccepting(socket) }
+                for socket in sockets {
+                    worker.stopAccepting(socket)
+                    worker.stopAcceptingShared(socket)
+                }
                 if remaining.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue == 1 {
                     control.execute { doneOnControl.value() }
                 }
@@ -235,7 +287,13 @@ public final class Daemon: @unchecked Sendable {
         Notifier.stopping()
         let open = openConnections()
         logger.notice("stopping: draining \(open) connections for up to \(formatDuration(configuration.drainTimeout))")
-        for worker in workers { worker.loop.execute { worker.stopAcceptingAll() } }
+        for worker in workers {
+            worker.loop.execute {
+                worker.stopAcceptingAll()
+                // Keep-alive connections between requests hold no work: close them now.
+                worker.closeHTTPConnections(idleOnly: true)
+            }
+        }
         let deadline = control.now &+ configuration.drainTimeout.nanoseconds
         waitForDrain(deadline: deadline)
     }
@@ -279,7 +337,12 @@ public final class Daemon: @unchecked Sendable {
     }
 
     private func forceClose(reason: String) {
-        for worker in workers { worker.loop.execute { worker.closeRelays(of: nil, reason: reason) } }
+        for worker in workers {
+            worker.loop.execute {
+                worker.closeRelays(of: nil, reason: reason)
+                worker.closeHTTPConnections(idleOnly: false)
+            }
+        }
     }
 
     private func openConnections() -> Int {
@@ -315,6 +378,7 @@ public final class Daemon: @unchecked Sendable {
         let old = configuration
         // 1. Sockets for addresses that are new, per service.
         var opened: [String: [ListenSocket]] = [:]
+        var openedShared: [String: [ListenSocket]] = [:]
         var retiring: [ListenSocket] = []
         do {
             for service in next.services {
@@ -323,9 +387,38 @@ public final class Daemon: @unchecked Sendable {
                     opened[service.name, default: []] += try socketsFor(address, service: service)
                 }
             }
+            for listener in next.listeners {
+                let before = old.listener(named: listener.name)?.listen ?? []
+                for address in listener.listen where !before.contains(address) {
+                    openedShared[listener.name, default: []] += try socketsFor(
+                        address, owner: listener.name, options: listener.socketOptions)
+                }
+            }
         } catch {
             for socket in opened.values.joined() { socket.closeIfOwned() }
+            for socket in openedShared.values.joined() { socket.closeIfOwned() }
             throw StartupError(description: "cannot listen: \(error)")
+        }
+        // Certificates: a new listener's must load (or the reload is rejected); a running
+        // listener whose new ones do not load keeps those it had.
+        var certificates: [String: TLSCertificateStore?] = [:]
+        for listener in next.listeners {
+            do {
+                certificates[listener.name] = try SharedListener.loadCertificates(listener)
+            } catch {
+                guard let running = listeners[listener.name] else {
+                    for socket in opened.values.joined() { socket.closeIfOwned() }
+                    for socket in openedShared.values.joined() { socket.closeIfOwned() }
+                    throw StartupError(description: "listener '\(listener.name)': \(error)")
+                }
+                running.logger.error("listener '\(listener.name)': cannot load the new certificates (\(error)); keeping the certificates it had")
+            }
+        }
+        for listener in old.listeners {
+            let after = next.listener(named: listener.name)?.listen ?? []
+            for socket in listenerSockets[listener.name, default: []] where !after.contains(socket.address) {
+                retiring.append(socket)
+            }
         }
         for service in old.services {
             let after = next.service(named: service.name)?.listen ?? []
@@ -339,6 +432,9 @@ public final class Daemon: @unchecked Sendable {
         for (name, list) in sockets {
             sockets[name] = list.filter { !retiringIDs.contains(ObjectIdentifier($0)) }
         }
+        for (name, list) in listenerSockets {
+            listenerSockets[name] = list.filter { !retiringIDs.contains(ObjectIdentifier($0)) }
+        }
         stopAccepting(retiring) { [unowned self] in
             for socket in retiring {
                 if socket.isInherited {
@@ -350,6 +446,7 @@ public final class Daemon: @unchecked Sendable {
         }
         for old in old.services where next.service(named: old.name) == nil {
             guard let service = services.removeValue(forKey: old.name) else { continue }
+            directory.remove(named: old.name)
             sockets[old.name] = nil
             supervisors.removeValue(forKey: old.name)?.shutdown {}
             service.backends.retire()
@@ -372,6 +469,32 @@ public final class Daemon: @unchecked Sendable {
             } else {
                 sockets[config.name] = opened[config.name, default: []]
                 startService(config)
+            }
+        }
+        applyListeners(next, opened: openedShared, certificates: certificates)
+    }
+
+    /// A reload's listeners: removed ones stop (their connections finish), kept ones take their
+    /// new settings and configured routes (registered routes stay), new ones start.
+    private func applyListeners(
+        _ next: Configuration, opened: [String: [ListenSocket]], certificates: [String: TLSCertificateStore?]
+    ) {
+        for name in listeners.keys where next.listener(named: name) == nil {
+            listeners.removeValue(forKey: name)
+            listenerSockets[name] = nil
+        }
+        for config in next.listeners {
+            if let listener = listeners[config.name] {
+                let routes = SharedListener.configuredRoutes(of: config.name, in: next)
+                listener.update(config: config, routes: routes)
+                if let loaded = certificates[config.name] { listener.certificates = loaded }
+                for socket in opened[config.name, default: []] {
+                    listenerSockets[config.name, default: []].append(socket)
+                    startAccepting(socket, listener)
+                }
+            } else {
+                listenerSockets[config.name] = opened[config.name, default: []]
+                startListener(config, certificates: certificates[config.name] ?? nil)
             }
         }
     }
@@ -397,14 +520,18 @@ public final class Daemon: @unchecked Sendable {
 
     /// A socket for an address added by a reload: a spare one systemd passed in, or a new one.
     private func socketsFor(_ address: ListenAddress, service: ServiceConfig) throws -> [ListenSocket] {
+        try socketsFor(address, owner: service.name, options: service.socketOptions)
+    }
+
+    private func socketsFor(_ address: ListenAddress, owner: String, options: SocketOptions) throws -> [ListenSocket] {
         if let index = spareInherited.firstIndex(where: { SocketMatcher.bound($0.bound, serves: address) }) {
             let spare = spareInherited.remove(at: index)
-            return [ListenSocket(fd: spare.fd, serviceName: service.name, address: address, isInherited: true)]
+            return [ListenSocket(fd: spare.fd, serviceName: owner, address: address, isInherited: true)]
         }
         if isSocketActivated {
-            logger.warning("service '\(service.name)': no socket from systemd for \(address); binding it directly (add it to the .socket unit to keep it across restarts)")
+            logger.warning("'\(owner)': no socket from systemd for \(address); binding it directly (add it to the .socket unit to keep it across restarts)")
         }
-        return try ListenSocket.bind(address, service: service.name, options: service.socketOptions)
+        return try ListenSocket.bind(address, service: owner, options: options)
     }
 
     /// A removed service's connections finish, up to the drain timeout.

@@ -22,7 +22,23 @@ public struct SocketMatcher {
         public var missing: [(service: String, address: ListenAddress)] = []
     }
 
+    /// Something with listening sockets: a service, or a shared listener.
+    public struct Owner: Sendable {
+        public var name: String
+        public var listen: [ListenAddress]
+
+        public init(name: String, listen: [ListenAddress]) {
+            self.name = name
+            self.listen = listen
+        }
+    }
+
     public static func match(_ services: [ServiceConfig], _ sockets: [InheritedSocket]) -> Result {
+        match(owners: services.map { Owner(name: $0.name, listen: $0.listen) }, sockets)
+    }
+
+    /// Services and shared listeners share one namespace, so their sockets are matched together.
+    public static func match(owners services: [Owner], _ sockets: [InheritedSocket]) -> Result {
         var result = Result()
         var taken = Set<String>()  // "service\u{0}address"
         func key(_ s: String, _ a: ListenAddress) -> String { "\(s)\u{0}\(a)" }

@@ -1,5 +1,15 @@
 import Synchronization
 
+/// A client waiting in a ``ServiceGate``: a relay, or a request on a shared HTTP listener.
+/// The gate calls back on the client's own loop.
+protocol HeldClient: AnyObject, Sendable {
+    var worker: Worker { get }
+    /// The backend is ready: go on.
+    func released()
+    /// The backend could not be woken.
+    func refused(_ reason: String)
+}
+
 /// Admission of new connections to an on-demand service.
 ///
 /// Open while the backend is ready. Otherwise (asleep, waking, stopping) clients are held
@@ -11,7 +21,7 @@ public final class ServiceGate: Sendable {
 
     private struct State {
         var isOpen: Bool
-        var held: [Relay] = []
+        var held: [any HeldClient] = []
         var maxPending: Int
     }
 
@@ -34,7 +44,7 @@ public final class ServiceGate: Sendable {
         state.withLock { $0.maxPending = limit }
     }
 
-    func admit(_ relay: Relay) -> Admission {
+    func admit(_ relay: any HeldClient) -> Admission {
         let (admission, first) = state.withLock { s -> (Admission, Bool) in
             if s.isOpen { return (.proceed, false) }
             if s.held.count >= s.maxPending { return (.rejected, false) }
@@ -51,7 +61,7 @@ public final class ServiceGate: Sendable {
     }
 
     /// Opens the gate and hands back everyone who was waiting.
-    func open() -> [Relay] {
+    func open() -> [any HeldClient] {
         state.withLock { s in
             s.isOpen = true
             defer { s.held.removeAll() }
@@ -64,7 +74,7 @@ public final class ServiceGate: Sendable {
     }
 
     /// Takes back everyone waiting (the wake-up failed); the gate stays closed.
-    func takeAll() -> [Relay] {
+    func takeAll() -> [any HeldClient] {
         state.withLock { s in
             defer { s.held.removeAll() }
             return s.held
@@ -72,7 +82,7 @@ public final class ServiceGate: Sendable {
     }
 
     /// A held client gives up (its start_timeout passed). False if the gate already released it.
-    func withdraw(_ relay: Relay) -> Bool {
+    func withdraw(_ relay: any HeldClient) -> Bool {
         state.withLock { s in
             guard let index = s.held.firstIndex(where: { $0 === relay }) else { return false }
             s.held.remove(at: index)
