@@ -16,7 +16,7 @@ public final class Daemon: @unchecked Sendable {
     private let source: ConfigurationSource
     private let logger: Logger
     private let threadOverride: Int?
-    private var configuration: Configuration
+    private(set) var configuration: Configuration
     let control: EventLoop
     /// Reaps every child (backends and their orphaned descendants) on SIGCHLD.
     let reaper = ChildReaper()
@@ -25,7 +25,7 @@ public final class Daemon: @unchecked Sendable {
     private var workers: [Worker] = []
     private(set) var services: [String: ServiceRuntime] = [:]
     /// One per on-demand service.
-    private var supervisors: [String: Supervisor] = [:]
+    private(set) var supervisors: [String: Supervisor] = [:]
     /// Active health checks, one per service.
     private var healthMonitors: [String: HealthMonitor] = [:]
     private(set) var sockets: [String: [ListenSocket]] = [:]
@@ -33,14 +33,21 @@ public final class Daemon: @unchecked Sendable {
     private var draining: [ServiceRuntime] = []
     /// Sockets from systemd not serving any service now (kept open: they belong to systemd).
     private var spareInherited: [InheritedSocket] = []
-    private var isSocketActivated = false
+    private(set) var isSocketActivated = false
+    /// The socket systemd passed for `metrics_listen` (FileDescriptorName=_metrics).
+    var inheritedMetrics: InheritedSocket?
     private var stopping = false
     private var lastStatus = ""
     private var reloadProblem: String?
+    /// The control socket, the metrics endpoint and the registrations made through them.
+    private(set) var controlPlane: ControlPlane?
+    private let controlOptions: ControlPlane.Options
 
     public init(configuration: Configuration, threads: Int?, logger: Logger,
+                control controlOptions: ControlPlane.Options = ControlPlane.Options(),
                 source: @escaping ConfigurationSource) throws(SystemError) {
         self.configuration = configuration
+        self.controlOptions = controlOptions
         self.source = source
         self.logger = logger
         self.threadOverride = threads
@@ -70,7 +77,11 @@ public final class Daemon: @unchecked Sendable {
             if let watchdog { loop.maximumSleep = watchdog / 4 }
             workers.append(Worker(loop: loop))
         }
+        let controlPlane = ControlPlane(daemon: self, options: controlOptions, logger: logger)
+        self.controlPlane = controlPlane
+        controlPlane.restoreRegistrations()
         for config in configuration.services { startService(config) }
+        try controlPlane.start()
         for worker in workers {
             try LoopThread.spawn(name: "znetd-loop\(worker.loop.index)") { worker.loop.run() }
         }
@@ -89,8 +100,11 @@ public final class Daemon: @unchecked Sendable {
 
     /// Matches inherited sockets to the configuration, or binds them when not socket-activated.
     private func openSockets() throws {
-        let inherited = try ListenFDs.take()
+        var inherited = try ListenFDs.take()
         isSocketActivated = !inherited.isEmpty
+        // The metrics endpoint's socket is no service's (its name is no valid service name).
+        inheritedMetrics = inherited.first { $0.name == ControlPlane.metricsSocketName }
+        inherited.removeAll { $0.name == ControlPlane.metricsSocketName }
         if isSocketActivated {
             for socket in inherited where !ListenFDs.isListeningStream(socket.fd) {
                 throw StartupError(description: "inherited \(socket) is not a listening stream socket; use ListenStream= with Accept=no")
@@ -129,7 +143,7 @@ public final class Daemon: @unchecked Sendable {
     }
 
     private func startService(_ config: ServiceConfig) {
-        let service = ServiceRuntime(config: config, logger: logger)
+        let service = ServiceRuntime(config: withRegistrations(config), logger: logger)
         services[config.name] = service
         service.onCapacity { [workers] service in
             for worker in workers { worker.loop.execute { worker.resumeAccepting(for: service) } }
@@ -297,6 +311,7 @@ public final class Daemon: @unchecked Sendable {
             let problems = Preflight.problems(in: next)
             guard problems.isEmpty else { throw StartupError(description: problems.joined(separator: "; ")) }
             try apply(next)
+            controlPlane?.configurationChanged()
             reloadProblem = nil
             logger.notice("configuration reloaded: \(next.services.count) services")
         } catch let errors as ConfigErrors {
@@ -359,6 +374,7 @@ public final class Daemon: @unchecked Sendable {
         for config in next.services {
             if let service = services[config.name] {
                 service.backends.drainTimeout.store(next.drainTimeout.nanoseconds, ordering: .relaxed)
+                let config = withRegistrations(config)
                 if !service.config.sameSettings(as: config) {
                     let before = service.config.onDemand
                     service.update(config)
@@ -420,6 +436,24 @@ public final class Daemon: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    // MARK: Registrations
+
+    /// `config` with the backends registered at run time added to its own.
+    func withRegistrations(_ config: ServiceConfig) -> ServiceConfig {
+        guard let added = controlPlane?.registeredTargets(of: config.name), !added.isEmpty else { return config }
+        var config = config
+        for target in added where !config.targets.contains(where: { $0.address == target }) {
+            config.targets.append(BackendTarget(address: target))
+        }
+        return config
+    }
+
+    /// Applies the registrations of `name` to its running service (a registration came or went).
+    func registrationsChanged(of name: String) {
+        guard let service = services[name], let config = configuration.service(named: name) else { return }
+        service.update(withRegistrations(config))
     }
 
     // MARK: Status and watchdog
