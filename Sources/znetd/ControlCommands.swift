@@ -87,6 +87,44 @@ extension ZnetdCommand {
         }
     }
 
+    struct Metrics: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the Prometheus metrics of every running znetd (over their control sockets).",
+            discussion: """
+                With --inetd, answer one HTTP request on standard input and output instead, as \
+                the znetd-metrics@.service units of the per-service layout do.
+                """)
+
+        @Flag(help: "Read an HTTP request from standard input and answer it on standard output.")
+        var inetd = false
+
+        @OptionGroup var control: ControlSocketOptions
+
+        func run() throws {
+            if inetd && !MetricsRequest.readIsMetrics() {
+                MetricsRequest.answer(status: "404 Not Found", body: "metrics are at /metrics\n", type: "text/plain")
+                return
+            }
+            var services: [JSONValue] = []
+            let paths = control.paths.isEmpty ? ControlClient.discoverSockets() : control.paths
+            for path in paths {
+                guard let client = try? ControlClient(path: path),
+                      let reply = try? client.request(.object([("command", .string("status"))])),
+                      reply["ok"]?.boolValue == true else {
+                    printError("\(path): no status; its services are left out")
+                    continue
+                }
+                services += reply["services"]?.arrayValue ?? []
+            }
+            let text = PrometheusText.render(services: services)
+            if inetd {
+                MetricsRequest.answer(status: "200 OK", body: text, type: PrometheusText.contentType)
+            } else {
+                print(text, terminator: "")
+            }
+        }
+    }
+
     struct Register: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a backend (or a route on a shared listener) to a running service.")
@@ -143,6 +181,34 @@ extension ZnetdCommand {
             let fields = try registration.fields() + [("now", .bool(now))]
             _ = try ask(.object([("command", .string("unregister"))] + fields), control: control)
             print("unregistered \(registration.summary)")
+        }
+    }
+}
+
+/// The HTTP side of `znetd metrics --inetd`: one request on stdin, one answer on stdout.
+enum MetricsRequest {
+    /// Reads the request head; true for GET (or HEAD) of /metrics.
+    static func readIsMetrics() -> Bool {
+        var head: [UInt8] = []
+        var byte: UInt8 = 0
+        while head.count < 8192, read(STDIN_FILENO, &byte, 1) == 1 {
+            head.append(byte)
+            if head.count >= 4 && head.suffix(4) == [13, 10, 13, 10] { break }
+        }
+        let line = String(decoding: head.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self).split(separator: " ")
+        guard line.count == 3, line[0] == "GET" || line[0] == "HEAD" else { return false }
+        let path = line[1].split(separator: "?", maxSplits: 1).first ?? ""
+        return path == "/metrics" || path == "/"
+    }
+
+    static func answer(status: String, body: String, type: String) {
+        let bytes = Array(body.utf8)
+        var out = Array("HTTP/1.1 \(status)\r\nContent-Type: \(type)\r\nContent-Length: \(bytes.count)\r\nConnection: close\r\n\r\n".utf8) + bytes
+        var offset = 0
+        while offset < out.count {
+            let n = out.withUnsafeMutableBytes { write(STDOUT_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            if n <= 0 { return }
+            offset += n
         }
     }
 }

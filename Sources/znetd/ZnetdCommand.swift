@@ -15,7 +15,7 @@ struct ZnetdCommand: ParsableCommand {
             socket activation) to backends, zero-copy with splice(2). See znetd(8) and znetd.yaml(5).
             """,
         version: ZnetdVersion.string,
-        subcommands: [Run.self, Check.self, Generate.self, Status.self, Register.self, Unregister.self, Version.self],
+        subcommands: [Run.self, Check.self, Generate.self, Status.self, Metrics.self, Register.self, Unregister.self, Version.self],
         defaultSubcommand: Run.self
     )
 }
