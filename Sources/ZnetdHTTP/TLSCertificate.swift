@@ -9,6 +9,7 @@ import Glibc
 public final class TLSCertificate: @unchecked Sendable {
     /// Immutable after init; OpenSSL contexts are safe to share between threads once set up.
     let context: OpaquePointer
+    let openSSL: OpenSSLLibrary
     /// DNS names from subjectAltName (else the subject's common name), lowercased; a leading
     /// `*.` for wildcards.
     public let names: [String]
@@ -16,31 +17,36 @@ public final class TLSCertificate: @unchecked Sendable {
 
     /// Loads `certificate` (PEM, the chain: leaf first) and `key` (PEM).
     public init(certificate: String, key: String) throws(TLSError) {
-        guard let context = SSL_CTX_new(TLS_server_method()) else { throw TLSError("SSL_CTX_new") }
-        _ = znetd_tls_set_min_tls12(context)
-        _ = znetd_tls_set_session_cache_off(context)
-        _ = znetd_tls_set_mode_partial_writes(context)
+        let openSSL = try OpenSSLLibrary.load()
+        guard let context = openSSL.SSL_CTX_new(openSSL.TLS_server_method()) else {
+            throw TLSError("SSL_CTX_new", openSSL)
+        }
+        openSSL.setMinimumVersion(context, TLS1_2_VERSION)
+        openSSL.setSessionCacheMode(context, SSL_SESS_CACHE_OFF)
+        openSSL.setMode(
+            context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS)
         // The server's cipher order; no renegotiation (a client could make it a CPU sink).
-        _ = znetd_tls_set_server_options(context)
+        _ = openSSL.SSL_CTX_set_options(context, znetd_tls_server_options())
         let certificatePath = Self.resolvePath(certificate), keyPath = Self.resolvePath(key)
-        guard SSL_CTX_use_certificate_chain_file(context, certificatePath) == 1 else {
-            SSL_CTX_free(context)
-            throw TLSError("cannot load certificate chain \(certificatePath)")
+        guard openSSL.SSL_CTX_use_certificate_chain_file(context, certificatePath) == 1 else {
+            openSSL.SSL_CTX_free(context)
+            throw TLSError("cannot load certificate chain \(certificatePath)", openSSL)
         }
-        guard SSL_CTX_use_PrivateKey_file(context, keyPath, SSL_FILETYPE_PEM) == 1 else {
-            SSL_CTX_free(context)
-            throw TLSError("cannot load private key \(keyPath)")
+        guard openSSL.SSL_CTX_use_PrivateKey_file(context, keyPath, SSL_FILETYPE_PEM) == 1 else {
+            openSSL.SSL_CTX_free(context)
+            throw TLSError("cannot load private key \(keyPath)", openSSL)
         }
-        guard SSL_CTX_check_private_key(context) == 1 else {
-            SSL_CTX_free(context)
-            throw TLSError("private key \(keyPath) does not match certificate \(certificatePath)")
+        guard openSSL.SSL_CTX_check_private_key(context) == 1 else {
+            openSSL.SSL_CTX_free(context)
+            throw TLSError("private key \(keyPath) does not match certificate \(certificatePath)", openSSL)
         }
         self.context = context
+        self.openSSL = openSSL
         self.certificatePath = certificatePath
-        self.names = Self.names(of: SSL_CTX_get0_certificate(context))
+        self.names = Self.names(of: openSSL.SSL_CTX_get0_certificate(context), openSSL)
     }
 
-    deinit { SSL_CTX_free(context) }
+    deinit { openSSL.SSL_CTX_free(context) }
 
     /// `credential:NAME` is the file NAME in `$CREDENTIALS_DIRECTORY` (systemd's LoadCredential=
     /// and SetCredential=), so private keys need not sit where znetd's sandbox can read them;
@@ -66,24 +72,24 @@ public final class TLSCertificate: @unchecked Sendable {
         }
     }
 
-    private static func names(of certificate: OpaquePointer?) -> [String] {
+    private static func names(of certificate: OpaquePointer?, _ openSSL: OpenSSLLibrary) -> [String] {
         guard let certificate else { return [] }
         var names: [String] = []
-        if let raw = X509_get_ext_d2i(certificate, NID_subject_alt_name, nil, nil) {
+        if let raw = openSSL.X509_get_ext_d2i(certificate, NID_subject_alt_name, nil, nil) {
             let list = OpaquePointer(raw)
-            for index in 0..<OPENSSL_sk_num(list) {
-                guard let entry = OPENSSL_sk_value(list, index)?.assumingMemoryBound(to: GENERAL_NAME.self),
+            for index in 0..<openSSL.OPENSSL_sk_num(list) {
+                guard let entry = openSSL.OPENSSL_sk_value(list, index)?.assumingMemoryBound(to: GENERAL_NAME.self),
                     entry.pointee.type == GEN_DNS, let ia5 = entry.pointee.d.dNSName,
-                    let bytes = ASN1_STRING_get0_data(ia5)
+                    let bytes = openSSL.ASN1_STRING_get0_data(ia5)
                 else { continue }
-                let length = Int(ASN1_STRING_length(ia5))
+                let length = Int(openSSL.ASN1_STRING_length(ia5))
                 names.append(String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self).lowercased())
             }
-            GENERAL_NAMES_free(list)
+            openSSL.GENERAL_NAMES_free(list)
         }
-        if names.isEmpty, let subject = X509_get_subject_name(certificate) {
+        if names.isEmpty, let subject = openSSL.X509_get_subject_name(certificate) {
             var buffer = [CChar](repeating: 0, count: 256)
-            if X509_NAME_get_text_by_NID(subject, NID_commonName, &buffer, Int32(buffer.count)) > 0 {
+            if openSSL.X509_NAME_get_text_by_NID(subject, NID_commonName, &buffer, Int32(buffer.count)) > 0 {
                 names.append(buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }.lowercased())
             }
         }

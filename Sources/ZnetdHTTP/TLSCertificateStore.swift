@@ -10,7 +10,7 @@ public final class TLSCertificateStore: @unchecked Sendable {
         precondition(!certificates.isEmpty, "a TLS listener needs a certificate")
         self.certificates = certificates
         for certificate in certificates {
-            _ = znetd_tls_set_servername_callback(
+            certificate.openSSL.setServernameCallback(
                 certificate.context, selectCertificate, Unmanaged.passUnretained(self).toOpaque())
         }
     }
@@ -24,7 +24,7 @@ public final class TLSCertificateStore: @unchecked Sendable {
 
     /// A server-side connection over `fd` (nonblocking), starting on the first certificate.
     public func accept(fd: Int32) throws(TLSError) -> TLSStream {
-        try TLSStream(server: certificates[0].context, fd: fd, store: self)
+        try TLSStream(server: certificates[0].context, fd: fd, store: self, openSSL: certificates[0].openSSL)
     }
 }
 
@@ -34,8 +34,9 @@ private func selectCertificate(
 ) -> Int32 {
     guard let ssl, let argument else { return SSL_TLSEXT_ERR_NOACK }
     let store = Unmanaged<TLSCertificateStore>.fromOpaque(argument).takeUnretainedValue()
-    let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) }
+    let openSSL = store.certificates[0].openSSL
+    let name = openSSL.SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) }
     let chosen = store.certificate(for: name)
-    if SSL_get_SSL_CTX(ssl) != chosen.context { SSL_set_SSL_CTX(ssl, chosen.context) }
+    if openSSL.SSL_get_SSL_CTX(ssl) != chosen.context { _ = openSSL.SSL_set_SSL_CTX(ssl, chosen.context) }
     return SSL_TLSEXT_ERR_OK
 }

@@ -1,5 +1,4 @@
 import CZnetdLinux
-import CZnetdTLS
 import Foundation
 import Testing
 @testable import ZnetdHTTP
@@ -37,8 +36,7 @@ private func handshake(_ store: TLSCertificateStore, serverName: String?) throws
     #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
     defer { close(fds[0]); close(fds[1]) }
     for fd in fds { #expect(znetd_set_nonblocking(fd, 1) == 0) }
-    let clientContext = try #require(SSL_CTX_new(TLS_client_method()))
-    defer { SSL_CTX_free(clientContext) }
+    let clientContext = try TLSClientContext()
     let server = try store.accept(fd: fds[0])
     let client = try TLSStream(client: clientContext, fd: fds[1], serverName: serverName)
     var serverDone = false, clientDone = false
