@@ -41,6 +41,9 @@ public final class Daemon: @unchecked Sendable {
     private var reloadProblem: String?
     /// The control socket, the metrics endpoint and the registrations made through them.
     private(set) var controlPlane: ControlPlane?
+    /// Where `znetd register --listener` routes go: the shared listeners' route table, set
+    /// before `run()` by whoever owns the listeners. Nil: route registrations are refused.
+    public var routeRegistry: (any RouteRegistry)?
     private let controlOptions: ControlPlane.Options
 
     public init(configuration: Configuration, threads: Int?, logger: Logger,
@@ -79,6 +82,7 @@ public final class Daemon: @unchecked Sendable {
         }
         let controlPlane = ControlPlane(daemon: self, options: controlOptions, logger: logger)
         self.controlPlane = controlPlane
+        controlPlane.routes = routeRegistry
         controlPlane.restoreRegistrations()
         for config in configuration.services { startService(config) }
         try controlPlane.start()
