@@ -324,7 +324,13 @@ func serviceUnitFile(
         text += "SupplementaryGroups=\(SystemdSyntax.plain(group))\n"
     }
     text += ipAddressLines(services, shape: shape)
-    text += "\n" + hardening(shape)
+    let controlGroup = configuration.control.group != nil
+    text += "\n" + hardening(shape, controlGroup: controlGroup)
+    if controlGroup {
+        text += "# control: group: giving the control socket to the group takes chown(2), and the group\n"
+        text += "# must exist in znetd's user namespace (so no PrivateUsers=).\n"
+        text += "SystemCallFilter=@chown\n"
+    }
     return GeneratedUnit(name: name, text: text)
 }
 
@@ -351,7 +357,7 @@ func ipAddressLines(_ services: [ServiceConfig], shape: ServiceShape) -> String 
         + "IPAddressAllow=localhost \(hosts.joined(separator: " "))\n"
 }
 
-func hardening(_ shape: ServiceShape) -> String {
+func hardening(_ shape: ServiceShape, controlGroup: Bool = false) -> String {
     var text = ""
     if shape.needsRoot {
         text += "# Hardening, root shape: "
@@ -380,7 +386,7 @@ func hardening(_ shape: ServiceShape) -> String {
     text += "ProtectHome=yes\n"
     text += "PrivateTmp=yes\n"
     text += "PrivateDevices=yes\n"
-    if !shape.needsRoot { text += "PrivateUsers=yes\n" }
+    if !shape.needsRoot && !controlGroup { text += "PrivateUsers=yes\n" }
     text += "ProtectKernelTunables=yes\n"
     text += "ProtectKernelModules=yes\n"
     text += "ProtectKernelLogs=yes\n"

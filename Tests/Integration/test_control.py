@@ -221,3 +221,22 @@ def test_malformed_requests_get_error_replies(start_znetd, sock_dir, tmp_path):
     reply = json.loads(reader.readline())
     assert reply["ok"] is True and reply["services"][0]["name"] == "app"
     client.close()
+
+
+def test_registration_outlives_a_reload(start_znetd, sock_dir, tmp_path, znetd_bin, backends):
+    """A reload rebuilds the service's backends from the file: registered ones stay."""
+    import signal
+
+    daemon, listen, control = start(start_znetd, sock_dir, tmp_path)
+    echo = backends.echo()
+    assert znetd_cli(znetd_bin, "register", "--service", "app", "--target", echo.addr,
+                     "--control-socket", control).returncode == 0
+    mark = daemon.notify.mark()
+    daemon.write_config(config_with(listen).replace("connect_timeout: 1s", "connect_timeout: 2s"))
+    daemon.signal(signal.SIGHUP)
+    reloading = daemon.notify.wait_for("RELOADING=1", timeout=5, start=mark)
+    daemon.notify.wait_for("READY=1", timeout=5, start=reloading + 1)
+    daemon.wait_stderr("configuration reloaded")
+    services = status_json(znetd_bin, control)
+    assert echo.addr in [b["address"] for b in services["app"]["backends"]]
+    assert all(served(listen) for _ in range(3))

@@ -87,6 +87,32 @@ def test_status_over_the_units_control_socket(znetd, report):
     stop_all(sb)
 
 
+def test_control_group_may_read_the_status(znetd, report):
+    sb = znetd.sandbox
+    stop_all(sb)
+    sb.write(znetd.CONFIG, "control: {group: adm}\n" + render_config())
+    apply(sb)
+    assert znetd.http_get().status == 200
+    wait_until(lambda: sb.is_active(znetd.SERVICE) == "active", 5, message="znetd-web active")
+    assert "SupplementaryGroups=adm" in sb.path(f"{GeneratedDeployment.GENERATOR_DIR}/{znetd.SERVICE}").read_text()
+    group, mode = sb.exec("stat", "-c", "%G %a", CONTROL).stdout.split()
+    assert (group, mode) == ("adm", "660")
+    member = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--groups=adm", "/usr/bin/znetd"]
+    run = sb.exec(*member, "status", "web")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[1].split()[:2] == ["web", "ready"]
+    run = sb.exec(*member, "register", "--service", "web", "--target", "127.0.0.1:9091")
+    assert run.returncode == 1 and "may not change registrations" in run.stderr, run.stderr
+    score = security_score(sb, znetd.SERVICE)
+    report(f"plain forwarder with control: group (no PrivateUsers=, @chown): systemd-analyze security {score}")
+    assert score <= 2.0
+    outsider = sb.exec("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "/usr/bin/znetd", "status")
+    assert outsider.returncode == 1 and "permission denied" in outsider.stderr, outsider.stderr
+    stop_all(sb)
+    sb.write(znetd.CONFIG, render_config())
+    apply(sb)
+
+
 def test_metrics_in_both_layouts(znetd, report):
     sb = znetd.sandbox
     stop_all(sb)

@@ -13,7 +13,8 @@ final class ControlPlaneListener: EventSource {
     private let loop: EventLoop
     private let accepted: (Int32) -> ControlPlaneConnection?
     private var open: [ObjectIdentifier: ControlPlaneConnection] = [:]
-    static let maximumConnections = 64
+    /// Enough for every `register --wait` of a host's services plus a few status calls.
+    static let maximumConnections = 256
 
     init(fd: Int32, loop: EventLoop, accepted: @escaping (Int32) -> ControlPlaneConnection?) {
         self.fd = fd
@@ -63,6 +64,8 @@ class ControlPlaneConnection: EventSource {
     var input: [UInt8] = []
     /// A request larger than this is refused and the connection closed.
     class var maximumRequest: Int { 64 << 10 }
+    /// Replies a peer does not read pile up to this much; then it is cut off.
+    static let maximumPendingOutput = 4 << 20
 
     init(fd: Int32, loop: EventLoop) {
         self.fd = fd
@@ -116,6 +119,7 @@ class ControlPlaneConnection: EventSource {
         guard !closed else { return }
         output += bytes
         flush()
+        if output.count > Self.maximumPendingOutput { close() }
     }
 
     func send(_ text: String) { send(Array(text.utf8)) }

@@ -4,10 +4,26 @@ final class MetricsConnection: ControlPlaneConnection {
     private let render: () -> String
     private var answered = false
     override class var maximumRequest: Int { 8 << 10 }
+    /// A scraper that has not sent its request by then is cut off, so slow or stuck clients
+    /// cannot keep the endpoint's connection slots.
+    static let requestTimeout: UInt64 = 10_000_000_000
+    private var timer: LoopTimer?
 
     init(fd: Int32, loop: EventLoop, render: @escaping () -> String) {
         self.render = render
         super.init(fd: fd, loop: loop)
+    }
+
+    override func start() {
+        super.start()
+        timer = loop.schedule(after: MetricsConnection.requestTimeout) { [weak self] in
+            guard let self, !answered else { return }
+            close()
+        }
+    }
+
+    override func connectionClosed() {
+        timer?.cancel()
     }
 
     override func received() {
