@@ -240,3 +240,20 @@ def test_registration_outlives_a_reload(start_znetd, sock_dir, tmp_path, znetd_b
     services = status_json(znetd_bin, control)
     assert echo.addr in [b["address"] for b in services["app"]["backends"]]
     assert all(served(listen) for _ in range(3))
+
+
+def test_unrestorable_persistent_route_is_kept(start_znetd, sock_dir, tmp_path, znetd_bin, backends):
+    """A persistent route this znetd cannot restore (it has no shared listener) stays in the
+    file when other registrations change it; a broken entry is skipped with a message."""
+    route = {"service": "app", "listener": "web", "host": "a.example", "persistent": True, "grace_ms": 0}
+    (tmp_path / "registrations.json").write_text(json.dumps(
+        {"version": 1, "registrations": [route, {"service": "app", "target": "no-port"}]}))
+    daemon, listen, control = start(start_znetd, sock_dir, tmp_path)
+    daemon.wait_stderr("cannot restore route a.example/ on listener web to service app: this znetd serves no shared listener")
+    daemon.wait_stderr("ignoring an entry of .*registrations.json: \"target\": ")
+    echo = backends.echo()
+    assert znetd_cli(znetd_bin, "register", "--service", "app", "--target", echo.addr, "--persistent",
+                     "--control-socket", control).returncode == 0
+    saved = json.loads((tmp_path / "registrations.json").read_text())["registrations"]
+    assert route in saved
+    assert [r.get("target") for r in saved if "target" in r] == [echo.addr]

@@ -36,6 +36,9 @@ public final class ControlPlane: ControlHandler {
     private(set) var socketPath: String?
     private var access = ControlAccess(ownerUID: geteuid())
     private var registrations = RegistrationBook()
+    /// Persistent entries that could not be restored (a listener this znetd lacks): written
+    /// back unchanged, so that they are not lost.
+    private var unrestored: [JSONValue] = []
     /// Where a route registration goes once shared listeners exist (see `RouteRegistry`).
     public var routes: (any RouteRegistry)?
 
@@ -325,11 +328,14 @@ public final class ControlPlane: ControlHandler {
             do throws(ControlRequestError) {
                 var registration = try Registration(json: item)
                 registration.persistent = true
-                if case .route = registration.kind {
-                    // Routes need the listeners, which are wired when they exist.
-                    guard let routes, case .route(let l, let h, let p) = registration.kind,
-                          routes.addRoute(listener: l, host: h, path: p, service: registration.service) == nil else {
-                        logger.warning("cannot restore \(registration.key): no such listener here")
+                if case .route(let listener, let host, let path) = registration.kind {
+                    let problem = routes.map {
+                        $0.addRoute(listener: listener, host: host, path: path, service: registration.service)
+                    } ?? "this znetd serves no shared listener"
+                    if let problem {
+                        // Kept in the file for a znetd that has the listener again.
+                        logger.warning("cannot restore \(registration.key): \(problem); kept in \(path)")
+                        unrestored.append(item)
                         continue
                     }
                 }
@@ -345,6 +351,7 @@ public final class ControlPlane: ControlHandler {
     private func persist() {
         guard let path = stateFile else { return }
         let kept = registrations.entries.filter(\.registration.persistent).map { JSONValue.object($0.registration.jsonFields) }
+            + unrestored
         let text = JSONValue.object([("version", .integer(1)), ("registrations", .array(kept))]).pretty + "\n"
         if case .failure(let error) = writeFileAtomically(path, Array(text.utf8)) {
             logger.error("cannot save the persistent registrations to \(path): \(error)")
