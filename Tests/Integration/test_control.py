@@ -70,13 +70,21 @@ def test_socket_mode_and_refused_peer(start_znetd, sock_dir, tmp_path, znetd_bin
 
 
 def test_allow_uids_may_register(start_znetd, sock_dir, tmp_path, znetd_bin, backends):
+    """allow_uids lets a user register; a reload that adds it takes effect at once."""
+    import signal
+
     as_user("nobody")
     os.chmod(sock_dir, 0o755)
-    daemon, listen, control = start(start_znetd, sock_dir, tmp_path,
-                                    extra="control: {group: nogroup, allow_uids: [nobody]}")
+    daemon, listen, control = start(start_znetd, sock_dir, tmp_path, extra="control: {group: nogroup}")
     echo = backends.echo()
-    result = znetd_cli(znetd_bin, "register", "--service", "app", "--target", echo.addr,
-                       "--control-socket", control, user="nobody")
+    register = ["register", "--service", "app", "--target", echo.addr, "--control-socket", control]
+    assert znetd_cli(znetd_bin, *register, user="nobody").returncode == 1
+    mark = daemon.notify.mark()
+    daemon.write_config(config_with(listen, "control: {group: nogroup, allow_uids: [nobody]}"))
+    daemon.signal(signal.SIGHUP)
+    reloading = daemon.notify.wait_for("RELOADING=1", timeout=5, start=mark)
+    daemon.notify.wait_for("READY=1", timeout=5, start=reloading + 1)
+    result = znetd_cli(znetd_bin, *register, user="nobody")
     assert result.returncode == 0, result.stderr
     assert served(listen)
 

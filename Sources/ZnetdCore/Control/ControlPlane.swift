@@ -286,8 +286,15 @@ public final class ControlPlane: ControlHandler {
         }
     }
 
-    /// A reload may have added services that persistent registrations were waiting for.
+    /// A reload may have changed who may do what, or added services that persistent
+    /// registrations were waiting for. (The socket itself, its place and its group, stay until
+    /// a restart.)
     func configurationChanged() {
+        do {
+            access = try resolveAccess(settings)
+        } catch {
+            logger.error("\(error); keeping the control socket's previous permissions")
+        }
         for name in Set(registrations.entries.map(\.registration.service)) { daemon.registrationsChanged(of: name) }
     }
 
