@@ -68,3 +68,38 @@ def test_metrics_match_traffic(start_znetd, sock_dir, backends, znetd_bin):
     assert "404" in scrape(f"http://{metrics}/other", "-o", "/dev/null", "-w", "%{http_code}").stdout
     assert "405" in scrape(f"http://{metrics}/metrics", "-X", "POST", "-o", "/dev/null",
                            "-w", "%{http_code}").stdout
+
+
+def test_metrics_command_gathers_every_znetd(start_znetd, sock_dir, backends, znetd_bin):
+    """``znetd metrics`` asks each control socket (as the per-service layout's collector does);
+    ``--inetd`` answers an HTTP request on stdin/stdout."""
+    echo = backends.echo()
+    sockets = []
+    for name in ("one", "two"):
+        listen = f"127.0.0.1:{free_port()}"
+        control = sock_dir / f"{name}.sock"
+        start_znetd(config=f"""
+            services:
+              {name}:
+                listen: "{listen}"
+                target: "{echo.addr}"
+            """, args=["--control-socket", control], ready=[listen])
+        wait_until(control.exists, 5, message="control socket")
+        assert echo_round_trip(listen, name.encode()) == name.encode()
+        sockets += ["--control-socket", str(control)]
+    result = subprocess.run([str(znetd_bin), "metrics", *sockets], capture_output=True, text=True, timeout=10)
+    assert result.returncode == 0, result.stderr
+    values = samples(result.stdout)
+    assert values['znetd_connections_total{service="one"}'] == 1
+    assert values['znetd_bytes_total{service="two",direction="out"}'] == 3
+    assert result.stdout.count("# TYPE znetd_connections_total counter") == 1
+
+    answer = subprocess.run([str(znetd_bin), "metrics", "--inetd", *sockets], capture_output=True, timeout=10,
+                            input=b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    head, _, body = answer.stdout.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"version=0.0.4" in head
+    assert b'znetd_connections_total{service="one"} 1' in body
+    assert f"Content-Length: {len(body)}".encode() in head
+    answer = subprocess.run([str(znetd_bin), "metrics", "--inetd", *sockets], capture_output=True, timeout=10,
+                            input=b"GET /nope HTTP/1.1\r\n\r\n")
+    assert answer.stdout.startswith(b"HTTP/1.1 404 Not Found")
