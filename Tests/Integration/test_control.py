@@ -180,6 +180,17 @@ def test_grace_expiry_fails_held_clients(start_znetd, sock_dir, tmp_path, znetd_
     daemon.wait_stderr("did not come back within 1s; removed")
     assert status_json(znetd_bin, control)["app"]["registrations"] == []
 
+    # unregister --now ends a grace period at once.
+    assert znetd_cli(znetd_bin, "register", "--service", "app", "--target", echo.addr, "--grace", "30s",
+                     "--control-socket", control).returncode == 0
+    assert znetd_cli(znetd_bin, "unregister", "--service", "app", "--target", echo.addr,
+                     "--control-socket", control).returncode == 0
+    assert status_json(znetd_bin, control)["app"]["state"] == "holding"
+    assert znetd_cli(znetd_bin, "unregister", "--service", "app", "--target", echo.addr, "--now",
+                     "--control-socket", control).returncode == 0
+    app = status_json(znetd_bin, control)["app"]
+    assert app["state"] != "holding" and app["registrations"] == []
+
 
 def test_persistent_registration_survives_restart(start_znetd, sock_dir, tmp_path, znetd_bin, backends):
     daemon, listen, control = start(start_znetd, sock_dir, tmp_path)

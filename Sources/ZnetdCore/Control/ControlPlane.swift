@@ -233,7 +233,12 @@ public final class ControlPlane: ControlHandler {
     /// Removes a registration, or starts its grace period: while it runs the registration stays
     /// and, if it was the service's last one, new clients of the service are held.
     private func remove(_ key: Registration.Key, useGrace: Bool) {
-        guard let entry = registrations.entry(key), !entry.inGrace else { return }
+        guard let entry = registrations.entry(key) else { return }
+        // Already in its grace period: `unregister --now` ends it; anything else leaves it.
+        if entry.inGrace {
+            if !useGrace { finallyRemove(key) }
+            return
+        }
         let grace = entry.registration.grace
         guard useGrace, grace > .zero else { return finallyRemove(key) }
         registrations.startGrace(key)
