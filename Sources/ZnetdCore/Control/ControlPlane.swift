@@ -33,7 +33,6 @@ public final class ControlPlane: ControlHandler {
     private let logger: Logger
     private var listener: ControlPlaneListener?
     private var metrics: ControlPlaneListener?
-    private(set) var socketPath: String?
     private var access = ControlAccess(ownerUID: geteuid())
     private var registrations = RegistrationBook()
     /// Persistent entries that could not be restored (a listener this znetd lacks): written
@@ -92,7 +91,6 @@ public final class ControlPlane: ControlHandler {
             socket.closeIfOwned()
             throw Daemon.StartupError(description: "cannot set the mode of the control socket \(path): \(errnoDescription(error))")
         }
-        socketPath = path
         listener = ControlPlaneListener(fd: socket.fd, loop: loop) { [unowned self] fd in
             do {
                 return ControlConnection(fd: fd, loop: loop, peer: try PeerCredentials.of(fd), handler: self)

@@ -24,13 +24,20 @@ final class ControlPlaneListener: EventSource {
         loop.register(fd, source: self, side: 0, events: ZNETD_EPOLLIN)
     }
 
-    var connections: [ControlPlaneConnection] { Array(open.values) }
-
     override func handle(events: UInt32, side: Int) {
         while true {
             let client = znetd_accept(fd, nil, nil)
             if client < 0 {
                 if errno == EINTR || errno == ECONNABORTED { continue }
+                if errno != EAGAIN {
+                    // Out of descriptors: the socket stays readable; look again in a moment
+                    // rather than spin the control loop.
+                    loop.unregister(fd)
+                    loop.schedule(after: 100_000_000) { [weak self] in
+                        guard let self, !isClosed else { return }
+                        loop.register(fd, source: self, side: 0, events: ZNETD_EPOLLIN)
+                    }
+                }
                 return
             }
             guard open.count < ControlPlaneListener.maximumConnections, let connection = accepted(client) else {
@@ -41,13 +48,6 @@ final class ControlPlaneListener: EventSource {
             connection.onClose = { [unowned self] in open[ObjectIdentifier($0)] = nil }
             connection.start()
         }
-    }
-
-    /// Stops accepting and closes every connection (the socket itself is the caller's).
-    func stop() {
-        loop.unregister(fd)
-        for connection in open.values { connection.close() }
-        loop.release(self)
     }
 }
 
