@@ -115,6 +115,23 @@ int znetd_get_socket_error(int fd) {
     return err;
 }
 
+int znetd_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid) {
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return -1;
+    *pid = cred.pid;
+    *uid = cred.uid;
+    *gid = cred.gid;
+    return 0;
+}
+
+int znetd_peer_groups(int fd, uint32_t *groups, int *count) {
+    socklen_t len = (socklen_t)(*count * (int)sizeof(gid_t));
+    int rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+    *count = (int)(len / sizeof(gid_t));
+    return rc;
+}
+
 int znetd_is_listening_stream(int fd) {
     int type = 0, listening = 0;
     socklen_t len = sizeof(type);

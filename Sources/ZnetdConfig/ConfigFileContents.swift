@@ -6,6 +6,8 @@ struct ConfigFileContents {
     var drainTimeout: Duration?
     var pipeSize: Int?
     var unitLayout: UnitLayout?
+    var control: ControlSettings?
+    var metricsListen: ListenAddress?
     var defaults = ServiceSettings()
     var services: [ServiceDefinition] = []
     var listeners: [ListenerDefinition] = []

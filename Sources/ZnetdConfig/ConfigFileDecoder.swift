@@ -1,6 +1,6 @@
 /// The schema of a configuration file's top level.
 extension SchemaDecoder {
-    static let topLevelKeys = ["threads", "drain_timeout", "pipe_size", "unit_layout", "defaults", "listeners", "services"]
+    static let topLevelKeys = ["threads", "drain_timeout", "pipe_size", "unit_layout", "control", "metrics_listen", "defaults", "listeners", "services"]
     static let pipeSizeRange = (4 << 10)...(64 << 20)
 
     /// Decodes one file's document (`nil`: the file holds none, which is an empty configuration).
@@ -28,6 +28,14 @@ extension SchemaDecoder {
                 }
             case "unit_layout":
                 contents.unitLayout = value(entry, expected: "per-service or shared") { UnitLayout(rawValue: $0) }
+            case "control":
+                contents.control = control(entry)
+            case "metrics_listen":
+                contents.metricsListen = value(entry, expected: "an address such as 127.0.0.1:9101, [::1]:9101, :9101 or unix:/path") {
+                    guard let address = try? parseListenAddress($0) else { return nil }
+                    if case .interface = address { return nil }
+                    return address
+                }
             case "defaults":
                 contents.defaults = defaults(entry.value, path: entry.path)
             case "services":

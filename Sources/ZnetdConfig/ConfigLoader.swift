@@ -61,6 +61,8 @@ public enum ConfigLoader {
             if let drainTimeout = contents.drainTimeout { configuration.drainTimeout = drainTimeout }
             if let pipeSize = contents.pipeSize { configuration.pipeSize = pipeSize }
             if let unitLayout = contents.unitLayout { configuration.unitLayout = unitLayout }
+            if let control = contents.control { configuration.control = control }
+            if let metricsListen = contents.metricsListen { configuration.metricsListen = metricsListen }
             defaults = contents.defaults.filling(from: defaults)
             for service in contents.services {
                 if let first = services.first(where: { $0.name == service.name }) {

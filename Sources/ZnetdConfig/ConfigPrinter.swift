@@ -11,6 +11,13 @@ extension Configuration {
             "pipe_size: \(formatByteSize(pipeSize))",
             "unit_layout: \(unitLayout.rawValue)",
         ]
+        if control != ControlSettings() {
+            lines.append("control:")
+            if let socket = control.socket { lines.append("  socket: \(doubleQuoted(socket))") }
+            if let group = control.group { lines.append("  group: \(doubleQuoted(group))") }
+            lines.append("  allow_uids: [\(control.allowUsers.map(doubleQuoted).joined(separator: ", "))]")
+        }
+        if let metricsListen { lines.append("metrics_listen: \(doubleQuoted(metricsListen.description))") }
         if !listeners.isEmpty {
             lines.append("listeners:")
             for listener in listeners.sorted(by: { $0.name < $1.name }) {

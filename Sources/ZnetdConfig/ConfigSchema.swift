@@ -15,6 +15,9 @@ public enum ConfigSchema {
             case "services":
                 paths.append(key)
                 paths += serviceKeyPaths(prefix: "services.NAME", keys: SchemaDecoder.serviceKeys)
+            case "control":
+                paths.append(key)
+                paths += SchemaDecoder.controlKeys.map { key + "." + $0 }
             case "defaults":
                 paths.append(key)
                 paths += serviceKeyPaths(prefix: "defaults", keys: SchemaDecoder.defaultsKeys)

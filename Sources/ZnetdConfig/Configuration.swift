@@ -15,6 +15,10 @@ public struct Configuration: Sendable, Hashable {
     public var pipeSize: Int
     /// How the generator cuts the services into systemd units; the daemon ignores it.
     public var unitLayout: UnitLayout
+    /// The control socket (`znetd status`, `znetd register`).
+    public var control: ControlSettings
+    /// Where Prometheus metrics are served (`metrics_listen:`); nil: nowhere.
+    public var metricsListen: ListenAddress?
 
     public static let defaultDrainTimeout: Duration = .seconds(30)
     public static let defaultPipeSize = 1 << 20
@@ -25,7 +29,9 @@ public struct Configuration: Sendable, Hashable {
         threads: Int? = nil,
         drainTimeout: Duration = Configuration.defaultDrainTimeout,
         pipeSize: Int = Configuration.defaultPipeSize,
-        unitLayout: UnitLayout = .perService
+        unitLayout: UnitLayout = .perService,
+        control: ControlSettings = ControlSettings(),
+        metricsListen: ListenAddress? = nil
     ) {
         self.services = services
         self.listeners = listeners
@@ -33,6 +39,8 @@ public struct Configuration: Sendable, Hashable {
         self.drainTimeout = drainTimeout
         self.pipeSize = pipeSize
         self.unitLayout = unitLayout
+        self.control = control
+        self.metricsListen = metricsListen
     }
 
     public func service(named name: String) -> ServiceConfig? {

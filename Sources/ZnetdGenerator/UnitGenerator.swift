@@ -74,6 +74,9 @@ public func generateUnits(_ configuration: Configuration, options: GeneratorOpti
                 name: serviceUnit, services: group.services, listeners: group.listeners,
                 sockets: sockets.map(\.name), configuration: configuration, options: options))
         }
+        if let metrics = configuration.metricsListen, !services.isEmpty {
+            units += metricsCollectorUnits(metrics, options: options)
+        }
     case .shared:
         guard !services.isEmpty || !configuration.listeners.isEmpty else { return [] }
         var sockets: [GeneratedUnit] = []
@@ -82,6 +85,9 @@ public func generateUnits(_ configuration: Configuration, options: GeneratorOpti
         }
         for service in services {
             sockets += socketUnits(of: service, serviceUnit: "znetd.service", options: options)
+        }
+        if let metrics = configuration.metricsListen {
+            sockets.append(metricsSocketUnit(metrics, serviceUnit: "znetd.service", options: options))
         }
         units = sockets
         units.append(serviceUnitFile(
@@ -115,16 +121,7 @@ private func socketUnits(
 ) -> [GeneratedUnit] {
     var groups: [(device: String?, streams: [String])] = []
     for address in listen {
-        let device: String?
-        let stream: String
-        switch address {
-        case .inet(nil, let port): device = nil; stream = "\(port)"
-        case .inet(let host?, let port):
-            device = nil
-            stream = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
-        case .unix(let path): device = nil; stream = path
-        case .interface(let name, let port): device = name; stream = "\(port)"
-        }
+        let (device, stream) = listenStream(address)
         if let index = groups.firstIndex(where: { $0.device == device }) {
             groups[index].streams.append(stream)
         } else {
@@ -185,6 +182,98 @@ func listenerGroups(_ configuration: Configuration) -> [(listeners: [ListenerCon
         (group.listeners.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) },
          group.services.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) })
     }
+}
+
+/// The ListenStream= value of an address, and the device it is bound to (`interface:`).
+func listenStream(_ address: ListenAddress) -> (device: String?, stream: String) {
+    switch address {
+    case .inet(nil, let port): return (nil, "\(port)")
+    case .inet(let host?, let port): return (nil, host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+    case .unix(let path): return (nil, path)
+    case .interface(let name, let port): return (name, "\(port)")
+    }
+}
+
+// MARK: - Metrics
+
+/// `metrics_listen:` in the shared layout: one more socket of `znetd.service`, named so that
+/// no service claims it (see ControlPlane.metricsSocketName).
+func metricsSocketUnit(_ address: ListenAddress, serviceUnit: String, options: GeneratorOptions) -> GeneratedUnit {
+    var text = header(options)
+    text += "[Unit]\n"
+    text += "Description=znetd Prometheus metrics endpoint\n"
+    text += "Documentation=man:znetd(8) man:znetd.yaml(5)\n"
+    text += sourcePath(of: [], options)
+    text += "\n[Socket]\n"
+    text += "ListenStream=\(SystemdSyntax.plain(listenStream(address).stream))\n"
+    text += "FileDescriptorName=_metrics\n"
+    text += "Service=\(serviceUnit)\n"
+    text += "\n[Install]\nWantedBy=sockets.target\n"
+    return GeneratedUnit(name: "znetd-metrics.socket", text: text, wantedBy: ["sockets.target"])
+}
+
+/// `metrics_listen:` in the per-service layout, where each service is its own process: a
+/// socket that starts `znetd metrics --inetd` per scrape (Accept=yes, as inetd would), which
+/// asks every znetd's control socket and answers with all their services. Root, because the
+/// control sockets belong to each unit's dynamic user; no other privilege, no network.
+func metricsCollectorUnits(_ address: ListenAddress, options: GeneratorOptions) -> [GeneratedUnit] {
+    var socket = header(options)
+    socket += "[Unit]\n"
+    socket += "Description=znetd Prometheus metrics endpoint (all znetd units)\n"
+    socket += "Documentation=man:znetd(8) man:znetd.yaml(5)\n"
+    socket += sourcePath(of: [], options)
+    socket += "\n[Socket]\n"
+    socket += "ListenStream=\(SystemdSyntax.plain(listenStream(address).stream))\n"
+    socket += "Accept=yes\n"
+    socket += "# Scrapes are rare: a few at once is plenty.\n"
+    socket += "MaxConnections=8\n"
+    socket += "\n[Install]\nWantedBy=sockets.target\n"
+
+    var service = header(options)
+    service += "[Unit]\n"
+    service += "Description=znetd metrics scrape\n"
+    service += "Documentation=man:znetd(8)\n"
+    service += "\n[Service]\n"
+    service += "ExecStart=\(SystemdSyntax.execWord(options.znetdPath)) metrics --inetd\n"
+    service += "StandardInput=socket\n"
+    service += "StandardOutput=socket\n"
+    service += "StandardError=journal\n"
+    service += "TimeoutSec=10s\n"
+    service += "# Hardening: root only to reach the control sockets of the znetd units (each owned by\n"
+    service += "# that unit's dynamic user); nothing else.\n"
+    service += "User=root\n"
+    service += "CapabilityBoundingSet=CAP_DAC_OVERRIDE\n"
+    service += "AmbientCapabilities=\n"
+    service += "NoNewPrivileges=yes\n"
+    service += "ProtectSystem=strict\n"
+    service += "ProtectHome=yes\n"
+    service += "PrivateTmp=yes\n"
+    service += "PrivateDevices=yes\n"
+    service += "PrivateNetwork=yes\n"
+    service += "IPAddressDeny=any\n"
+    service += "ProtectKernelTunables=yes\n"
+    service += "ProtectKernelModules=yes\n"
+    service += "ProtectKernelLogs=yes\n"
+    service += "ProtectControlGroups=yes\n"
+    service += "ProtectClock=yes\n"
+    service += "ProtectHostname=yes\n"
+    service += "ProtectProc=invisible\n"
+    service += "ProcSubset=pid\n"
+    service += "RestrictAddressFamilies=AF_UNIX\n"
+    service += "RestrictNamespaces=yes\n"
+    service += "RestrictRealtime=yes\n"
+    service += "RestrictSUIDSGID=yes\n"
+    service += "LockPersonality=yes\n"
+    service += "MemoryDenyWriteExecute=yes\n"
+    service += "SystemCallArchitectures=native\n"
+    service += "SystemCallFilter=@system-service\n"
+    service += "SystemCallFilter=~@privileged @resources\n"
+    service += "UMask=0077\n"
+    service += "DevicePolicy=closed\n"
+    return [
+        GeneratedUnit(name: "znetd-metrics.socket", text: socket, wantedBy: ["sockets.target"]),
+        GeneratedUnit(name: "znetd-metrics@.service", text: service),
+    ]
 }
 
 /// allow:/deny: as the socket's IP filters: the kernel drops refused clients' packets before
@@ -289,8 +378,23 @@ func serviceUnitFile(
     text += "# Two descriptors per connection, plus pooled pipes.\n"
     text += "LimitNOFILE=65536\n"
     text += credentialLines(listeners)
+    let unitBase = String(name.dropLast(".service".count))
+    text += "# The control socket (znetd status, znetd register) in $RUNTIME_DIRECTORY, and the\n"
+    text += "# registrations kept across restarts (znetd register --persistent) in $STATE_DIRECTORY.\n"
+    text += "RuntimeDirectory=znetd/control/\(unitBase)\n"
+    text += "StateDirectory=znetd/\(unitBase)\n"
+    if let group = configuration.control.group {
+        text += "# control: group: the socket is given to this group, which znetd must be in.\n"
+        text += "SupplementaryGroups=\(SystemdSyntax.plain(group))\n"
+    }
     text += ipAddressLines(services, shape: shape)
-    text += "\n" + hardening(shape)
+    let controlGroup = configuration.control.group != nil
+    text += "\n" + hardening(shape, controlGroup: controlGroup)
+    if controlGroup {
+        text += "# control: group: giving the control socket to the group takes chown(2), and the group\n"
+        text += "# must exist in znetd's user namespace (so no PrivateUsers=).\n"
+        text += "SystemCallFilter=@chown\n"
+    }
     return GeneratedUnit(name: name, text: text)
 }
 
@@ -335,7 +439,7 @@ func ipAddressLines(_ services: [ServiceConfig], shape: ServiceShape) -> String 
         + "IPAddressAllow=localhost \(hosts.joined(separator: " "))\n"
 }
 
-func hardening(_ shape: ServiceShape) -> String {
+func hardening(_ shape: ServiceShape, controlGroup: Bool = false) -> String {
     var text = ""
     if shape.needsRoot {
         text += "# Hardening, root shape: "
@@ -350,7 +454,7 @@ func hardening(_ shape: ServiceShape) -> String {
         text += "DynamicUser=no\n"
         text += "User=root\n"
     } else {
-        text += "# Hardening: a plain forwarder needs no privileges and no writable files.\n"
+        text += "# Hardening: a plain forwarder needs no privileges and no writable files but its state.\n"
         text += "DynamicUser=yes\n"
     }
     if shape.switchesUser {
@@ -364,7 +468,7 @@ func hardening(_ shape: ServiceShape) -> String {
     text += "ProtectHome=yes\n"
     text += "PrivateTmp=yes\n"
     text += "PrivateDevices=yes\n"
-    if !shape.needsRoot { text += "PrivateUsers=yes\n" }
+    if !shape.needsRoot && !controlGroup { text += "PrivateUsers=yes\n" }
     text += "ProtectKernelTunables=yes\n"
     text += "ProtectKernelModules=yes\n"
     text += "ProtectKernelLogs=yes\n"

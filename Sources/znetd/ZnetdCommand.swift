@@ -15,7 +15,7 @@ struct ZnetdCommand: ParsableCommand {
             socket activation) to backends, zero-copy with splice(2). See znetd(8) and znetd.yaml(5).
             """,
         version: ZnetdVersion.string,
-        subcommands: [Run.self, Check.self, Generate.self, Version.self],
+        subcommands: [Run.self, Check.self, Generate.self, Status.self, Metrics.self, Register.self, Unregister.self, Version.self],
         defaultSubcommand: Run.self
     )
 }
@@ -127,6 +127,15 @@ extension ZnetdCommand {
         @Option(help: ArgumentHelp("Least severe level logged: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
         var logLevel: Logger.Level = .info
 
+        @Option(name: .customLong("control-socket"),
+                help: ArgumentHelp("Serve the control socket here (default: control: socket:, else $RUNTIME_DIRECTORY/control.sock).",
+                                   valueName: "path"))
+        var controlSocket: String?
+
+        @Option(name: .customLong("state-directory"),
+                help: ArgumentHelp("Keep persistent registrations here (default: $STATE_DIRECTORY).", valueName: "dir"))
+        var stateDirectory: String?
+
         func validate() throws {
             if let threads, !(1...256).contains(threads) {
                 throw ValidationError("--threads must be between 1 and 256")
@@ -143,7 +152,10 @@ extension ZnetdCommand {
             }
             do {
                 let options = options
-                let daemon = try Daemon(configuration: configuration, threads: threads, logger: logger) {
+                let control = ControlPlane.Options(socketPath: controlSocket.map(absolutePath),
+                                                   stateDirectory: stateDirectory.map(absolutePath))
+                let daemon = try Daemon(configuration: configuration, threads: threads, logger: logger,
+                                        control: control) {
                     () throws(ConfigErrors) -> Configuration in
                     try options.load { logger.warning("\($0)") }
                 }

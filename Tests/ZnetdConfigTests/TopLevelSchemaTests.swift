@@ -62,7 +62,7 @@ func rejectsTopLevelValue(yaml: String, problem: String) {
     ("drain: 5s", "test.yaml:1:1: drain: unknown key 'drain'; did you mean 'drain_timeout'?"),
     ("service: {}", "test.yaml:1:1: service: unknown key 'service'; did you mean 'services'?"),
     ("version: 1",
-     "test.yaml:1:1: version: unknown key 'version'; valid keys are threads, drain_timeout, pipe_size, unit_layout, defaults, listeners, services"),
+     "test.yaml:1:1: version: unknown key 'version'; valid keys are threads, drain_timeout, pipe_size, unit_layout, control, metrics_listen, defaults, listeners, services"),
     ("listen: \":80\"",
      "test.yaml:1:1: listen: unknown top-level key 'listen'; service settings go under services.NAME (or defaults for every service)"),
     ("- threads: 2", "test.yaml:1:1: expected a mapping; found a sequence"),

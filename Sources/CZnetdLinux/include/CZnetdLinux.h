@@ -61,6 +61,10 @@ extern const int ZNETD_SO_BINDTODEVICE;
 int znetd_set_keepalive(int fd, int idle_s, int interval_s, int count);
 int znetd_set_int_option(int fd, int level, int name, int value);
 int znetd_get_socket_error(int fd);
+/// SO_PEERCRED of a connected unix socket: the peer's pid, uid and gid at connect time.
+int znetd_peer_credentials(int fd, int32_t *pid, uint32_t *uid, uint32_t *gid);
+/// SO_PEERGROUPS: the peer's supplementary groups; `*count` in: room, out: groups there are.
+int znetd_peer_groups(int fd, uint32_t *groups, int *count);
 
 /// Names the calling thread (15 bytes at most), as shown by ps and top.
 void znetd_set_thread_name(const char *name);

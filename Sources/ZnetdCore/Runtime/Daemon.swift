@@ -17,7 +17,7 @@ public final class Daemon: @unchecked Sendable {
     private let source: ConfigurationSource
     private let logger: Logger
     private let threadOverride: Int?
-    private var configuration: Configuration
+    private(set) var configuration: Configuration
     let control: EventLoop
     /// Reaps every child (backends and their orphaned descendants) on SIGCHLD.
     let reaper = ChildReaper()
@@ -26,7 +26,7 @@ public final class Daemon: @unchecked Sendable {
     private var workers: [Worker] = []
     private(set) var services: [String: ServiceRuntime] = [:]
     /// One per on-demand service.
-    private var supervisors: [String: Supervisor] = [:]
+    private(set) var supervisors: [String: Supervisor] = [:]
     /// Active health checks, one per service.
     private var healthMonitors: [String: HealthMonitor] = [:]
     private(set) var sockets: [String: [ListenSocket]] = [:]
@@ -39,14 +39,24 @@ public final class Daemon: @unchecked Sendable {
     private var draining: [ServiceRuntime] = []
     /// Sockets from systemd not serving any service now (kept open: they belong to systemd).
     private var spareInherited: [InheritedSocket] = []
-    private var isSocketActivated = false
+    private(set) var isSocketActivated = false
+    /// The socket systemd passed for `metrics_listen` (FileDescriptorName=_metrics).
+    var inheritedMetrics: InheritedSocket?
     private var stopping = false
     private var lastStatus = ""
     private var reloadProblem: String?
+    /// The control socket, the metrics endpoint and the registrations made through them.
+    private(set) var controlPlane: ControlPlane?
+    /// Where `znetd register --listener` routes go: the shared listeners' route table, set
+    /// before `run()` by whoever owns the listeners. Nil: route registrations are refused.
+    public var routeRegistry: (any RouteRegistry)?
+    private let controlOptions: ControlPlane.Options
 
     public init(configuration: Configuration, threads: Int?, logger: Logger,
+                control controlOptions: ControlPlane.Options = ControlPlane.Options(),
                 source: @escaping ConfigurationSource) throws(SystemError) {
         self.configuration = configuration
+        self.controlOptions = controlOptions
         self.source = source
         self.logger = logger
         self.threadOverride = threads
@@ -84,8 +94,15 @@ public final class Daemon: @unchecked Sendable {
                 throw StartupError(description: "listener '\(config.name)': \(error)")
             }
         }
-        for config in configuration.services { startService(config) }
+        // Listeners before the registrations (persistent routes go into their tables), and
+        // the registrations before the services (registered backends join theirs).
         for config in configuration.listeners { startListener(config, certificates: certificates[config.name]) }
+        let controlPlane = ControlPlane(daemon: self, options: controlOptions, logger: logger)
+        self.controlPlane = controlPlane
+        controlPlane.routes = routeRegistry ?? self
+        controlPlane.restoreRegistrations()
+        for config in configuration.services { startService(config) }
+        try controlPlane.start()
         for worker in workers {
             try LoopThread.spawn(name: "znetd-loop\(worker.loop.index)") { worker.loop.run() }
         }
@@ -107,8 +124,11 @@ public final class Daemon: @unchecked Sendable {
 
     /// Matches inherited sockets to the configuration, or binds them when not socket-activated.
     private func openSockets() throws {
-        let inherited = try ListenFDs.take()
+        var inherited = try ListenFDs.take()
         isSocketActivated = !inherited.isEmpty
+        // The metrics endpoint's socket is no service's (its name is no valid service name).
+        inheritedMetrics = inherited.first { $0.name == ControlPlane.metricsSocketName }
+        inherited.removeAll { $0.name == ControlPlane.metricsSocketName }
         if isSocketActivated {
             for socket in inherited where !ListenFDs.isListeningStream(socket.fd) {
                 throw StartupError(description: "inherited \(socket) is not a listening stream socket; use ListenStream= with Accept=no")
@@ -160,7 +180,7 @@ public final class Daemon: @unchecked Sendable {
     }
 
     private func startService(_ config: ServiceConfig) {
-        let service = ServiceRuntime(config: config, logger: logger)
+        let service = ServiceRuntime(config: withRegistrations(config), logger: logger)
         services[config.name] = service
         directory.set(service)
         service.onCapacity { [workers] service in
@@ -360,6 +380,7 @@ public final class Daemon: @unchecked Sendable {
             let problems = Preflight.problems(in: next)
             guard problems.isEmpty else { throw StartupError(description: problems.joined(separator: "; ")) }
             try apply(next)
+            controlPlane?.configurationChanged()
             reloadProblem = nil
             logger.notice("configuration reloaded: \(next.services.count) services")
         } catch let errors as ConfigErrors {
@@ -456,6 +477,7 @@ public final class Daemon: @unchecked Sendable {
         for config in next.services {
             if let service = services[config.name] {
                 service.backends.drainTimeout.store(next.drainTimeout.nanoseconds, ordering: .relaxed)
+                let config = withRegistrations(config)
                 if !service.config.sameSettings(as: config) {
                     let before = service.config.onDemand
                     service.update(config)
@@ -549,6 +571,24 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
+    // MARK: Registrations
+
+    /// `config` with the backends registered at run time added to its own.
+    func withRegistrations(_ config: ServiceConfig) -> ServiceConfig {
+        guard let added = controlPlane?.registeredTargets(of: config.name), !added.isEmpty else { return config }
+        var config = config
+        for target in added where !config.targets.contains(where: { $0.address == target }) {
+            config.targets.append(BackendTarget(address: target))
+        }
+        return config
+    }
+
+    /// Applies the registrations of `name` to its running service (a registration came or went).
+    func registrationsChanged(of name: String) {
+        guard let service = services[name], let config = configuration.service(named: name) else { return }
+        service.update(withRegistrations(config))
+    }
+
     // MARK: Status and watchdog
 
     private func statusText() -> String {
@@ -604,4 +644,28 @@ public final class Daemon: @unchecked Sendable {
 struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
+}
+
+// MARK: - Route registrations
+
+/// `znetd register --listener`: routes added to and removed from a shared listener's table at
+/// run time (they apply to the next request and outlive reloads; see SharedListener).
+extension Daemon: RouteRegistry {
+    public func addRoute(listener: String, host: String?, path: String?, service: String) -> String? {
+        guard let shared = listeners[listener] else { return "no listener '\(listener)' in this znetd" }
+        guard let pattern = HTTPRouteTable.HostPattern(host ?? "*") else {
+            return "\"host\": '\(host ?? "")' is not a host name, *.suffix or *"
+        }
+        if let path, !path.hasPrefix("/") { return "\"path\": '\(path)' does not start with /" }
+        if shared.config.mode == .tcp, let path, path != "/" {
+            return "listener '\(listener)' routes TLS connections by server name (mode: tcp): a route has no path"
+        }
+        let route = HTTPRouteTable.Route(host: pattern, pathPrefix: path ?? "/", service: service)
+        return shared.addRoute(route) ? nil : "\(host ?? "*")\(path ?? "/") already routes somewhere on listener '\(listener)'"
+    }
+
+    public func removeRoute(listener: String, host: String?, path: String?, service: String) {
+        guard let pattern = HTTPRouteTable.HostPattern(host ?? "*") else { return }
+        listeners[listener]?.removeRoute(HTTPRouteTable.Route(host: pattern, pathPrefix: path ?? "/", service: service))
+    }
 }

@@ -28,6 +28,12 @@ public final class ServiceRuntime: Sendable {
     private let idleHook = Mutex<(@Sendable () -> Void)?>(nil)
     /// Where connections wait while an on-demand backend wakes; always open for the others.
     public let gate: ServiceGate
+    /// New clients are held in the gate while a registration's grace period runs.
+    private let graceHold = Atomic<Bool>(false)
+    var holdingForGrace: Bool {
+        get { graceHold.load(ordering: .relaxed) }
+        set { graceHold.store(newValue, ordering: .relaxed) }
+    }
     /// The backends new connections are spread over.
     let backends: BackendSet
     /// Runs an `exec:` target's program (set by the daemon, whose control loop runs it).

@@ -47,6 +47,8 @@ final class Supervisor: @unchecked Sendable {
     /// When the last wake-up finished and how long it took (first client to ready), in µs.
     private(set) var lastWake: (at: UInt64, microseconds: UInt64)?
     private(set) var wakeCount = 0
+    /// How long wake-ups took (first client to ready), for znetd_wakeup_duration_seconds.
+    private(set) var wakeDurations = DurationHistogram()
 
     init(service: ServiceRuntime, settings: OnDemand, launcher: any BackendLauncher, control: EventLoop,
          reaper: ChildReaper) {
@@ -220,6 +222,7 @@ final class Supervisor: @unchecked Sendable {
         wakeCount += 1
         let microseconds = (control.now &- wakeStarted) / 1_000
         lastWake = (control.now, microseconds)
+        wakeDurations.record(microseconds: microseconds)
         let milliseconds = Double(microseconds / 100) / 10
         logger.notice("backend ready after \(milliseconds) ms",
                       metadata: ["wake_usec": "\(microseconds)"])
@@ -371,6 +374,17 @@ final class Supervisor: @unchecked Sendable {
     private func remaining(until deadline: UInt64) -> String {
         let left = deadline > control.now ? deadline - control.now : 0
         return formatDuration(.milliseconds(Int64((left + 999_999) / 1_000_000)))
+    }
+
+    /// The state as `znetd status` names it.
+    var stateName: String {
+        switch state {
+        case .asleep: return "asleep"
+        case .waking: return "waking"
+        case .ready: return "ready"
+        case .stopping: return "stopping"
+        case .backoff: return "crash-loop"
+        }
     }
 
     /// "asleep", "waking", "ready (3 clients)", "stopping", "crash loop".
