@@ -49,6 +49,7 @@ extension ZnetdCommand {
         func run() throws {
             var daemons: [JSONValue] = []
             var services: [JSONValue] = []
+            var listeners: [JSONValue] = []
             var failed = false
             for path in try control.sockets() {
                 let reply: JSONValue
@@ -68,10 +69,13 @@ extension ZnetdCommand {
                     continue
                 }
                 let matching = (reply["services"]?.arrayValue ?? []).filter { name == nil || $0["name"]?.stringValue == name }
+                let shared = name == nil ? reply["listeners"]?.arrayValue ?? [] : []
                 services += matching
+                listeners += shared
                 daemons.append(.object([
                     ("control_socket", .string(path)), ("pid", reply["pid"] ?? .null),
                     ("version", reply["version"] ?? .null), ("services", .array(matching)),
+                    ("listeners", .array(shared)),
                 ]))
             }
             if let name, services.isEmpty {
@@ -82,6 +86,7 @@ extension ZnetdCommand {
                 print(JSONValue.object([("znetd", .array(daemons))]).pretty)
             } else {
                 print(StatusTable.render(services), terminator: "")
+                if !listeners.isEmpty { print("\n" + StatusTable.render(listeners: listeners), terminator: "") }
             }
             if failed { throw ExitCode(1) }
         }
@@ -106,6 +111,7 @@ extension ZnetdCommand {
                 return
             }
             var services: [JSONValue] = []
+            var listeners: [JSONValue] = []
             let paths = control.paths.isEmpty ? ControlClient.discoverSockets() : control.paths
             for path in paths {
                 guard let client = try? ControlClient(path: path),
@@ -115,8 +121,9 @@ extension ZnetdCommand {
                     continue
                 }
                 services += reply["services"]?.arrayValue ?? []
+                listeners += reply["listeners"]?.arrayValue ?? []
             }
-            let text = PrometheusText.render(services: services)
+            let text = PrometheusText.render(services: services, listeners: listeners)
             if inetd {
                 MetricsRequest.answer(status: "200 OK", body: text, type: PrometheusText.contentType)
             } else {
@@ -308,13 +315,37 @@ enum StatusTable {
                     + "\(backend["connections_active"]?.intValue ?? 0) active\(registered ? ", registered" : "")"
             }
         }
+        return table(rows) { backendLines[$0, default: []] }
+    }
+
+    /// Shared listeners: one line each, then one per route.
+    static func render(listeners: [JSONValue]) -> String {
+        var rows = [["LISTENER", "MODE", "ACTIVE", "TOTAL", "ROUTED", "UNROUTED"]]
+        var routeLines: [String: [String]] = [:]
+        for listener in listeners {
+            let name = listener["name"]?.stringValue ?? "?"
+            let mode = (listener["mode"]?.stringValue ?? "?") + (listener["tls"]?.boolValue == true ? "+tls" : "")
+            rows.append([
+                name, mode, "\(listener["connections_active"]?.intValue ?? 0)", "\(listener["connections_total"]?.intValue ?? 0)",
+                "\(listener["routed"]?.intValue ?? 0)", "\(listener["unrouted"]?.intValue ?? 0)",
+            ])
+            routeLines[name] = (listener["routes"]?.arrayValue ?? []).map { route in
+                "  route \(route["host"]?.stringValue ?? "*")\(route["path"]?.stringValue ?? "/") -> \(route["service"]?.stringValue ?? "?")"
+                    + (route["registered"]?.boolValue == true ? " (registered)" : "")
+            }
+        }
+        return table(rows) { routeLines[$0, default: []] }
+    }
+
+    /// Columns padded to their widest cell; `details(first cell)` lines after each row.
+    private static func table(_ rows: [[String]], details: (String) -> [String]) -> String {
         let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         var out = ""
         for (index, row) in rows.enumerated() {
             out += row.enumerated().map { column, cell in
                 column == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
             }.joined(separator: "  ") + "\n"
-            if index > 0 { out += backendLines[row[0], default: []].map { $0 + "\n" }.joined() }
+            if index > 0 { out += details(row[0]).map { $0 + "\n" }.joined() }
         }
         return out
     }

@@ -139,7 +139,7 @@ public final class ControlPlane: ControlHandler {
         }
         metrics = ControlPlaneListener(fd: fd, loop: loop) { [unowned self] fd in
             MetricsConnection(fd: fd, loop: loop) { [unowned self] in
-                PrometheusText.render(services: serviceStatuses(named: nil))
+                PrometheusText.render(services: serviceStatuses(named: nil), listeners: listenerStatuses())
             }
         }
         logger.info("serving metrics on \(address)")
@@ -169,6 +169,8 @@ public final class ControlPlane: ControlHandler {
                     ("pid", .integer(Int64(getpid()))),
                     ("version", .string(ZnetdVersion.string)),
                     ("services", .array(serviceStatuses(named: name))),
+                    // Listeners are no service's: only in the whole status.
+                    ("listeners", .array(name == nil ? listenerStatuses() : [])),
                 ])
             case "register":
                 return try register(Registration(json: request), owner: request["wait"]?.boolValue == true ? connection : nil,
@@ -369,6 +371,11 @@ public final class ControlPlane: ControlHandler {
     }
 
     // MARK: Status
+
+    /// Every shared listener's status, in name order.
+    func listenerStatuses() -> [JSONValue] {
+        daemon.listeners.keys.sorted().map { StatusReport.listener(daemon.listeners[$0]!) }
+    }
 
     /// Every service's status (or one's), in name order.
     func serviceStatuses(named name: String?) -> [JSONValue] {

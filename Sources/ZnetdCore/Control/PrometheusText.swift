@@ -4,7 +4,7 @@
 public enum PrometheusText {
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
-    public static func render(services: [JSONValue]) -> String {
+    public static func render(services: [JSONValue], listeners: [JSONValue] = []) -> String {
         var out = ""
         func family(_ name: String, _ type: String, _ help: String, _ samples: (JSONValue, String, inout String) -> Void) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -54,6 +54,24 @@ public enum PrometheusText {
         }
         family("znetd_hold_queue_length", "gauge", "Clients held while the backend wakes (or a registration's grace runs).") { s, l, out in
             out += "znetd_hold_queue_length\(l) \(integer(s, "held"))\n"
+        }
+        guard !listeners.isEmpty else { return out }
+        func listenerFamily(_ name: String, _ type: String, _ help: String, _ sample: (JSONValue, String) -> String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for listener in listeners {
+                out += sample(listener, listener["name"]?.stringValue ?? "")
+            }
+        }
+        listenerFamily("znetd_listener_connections_active", "gauge", "Client connections open now on a shared listener.") { l, name in
+            "znetd_listener_connections_active\(labels(["listener": name])) \(integer(l, "connections_active"))\n"
+        }
+        listenerFamily("znetd_listener_connections_total", "counter", "Client connections accepted by a shared listener.") { l, name in
+            "znetd_listener_connections_total\(labels(["listener": name])) \(integer(l, "connections_total"))\n"
+        }
+        listenerFamily("znetd_listener_requests_total", "counter",
+                       "Requests (http) or connections (tcp) of a shared listener: routed to a service, or matching no route.") { l, name in
+            "znetd_listener_requests_total\(labels(["listener": name, "result": "routed"])) \(integer(l, "routed"))\n"
+                + "znetd_listener_requests_total\(labels(["listener": name, "result": "unrouted"])) \(integer(l, "unrouted"))\n"
         }
         return out
     }

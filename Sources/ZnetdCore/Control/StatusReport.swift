@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import ZnetdHTTP
 
 /// One service's state as `znetd status` and the metrics endpoint see it: read from the
 /// counters the data plane keeps anyway (atomics bumped once per connection, bytes added when
@@ -52,6 +53,31 @@ enum StatusReport {
         })))
         fields.append(("registrations", .array(registrations)))
         return .object(fields)
+    }
+
+    /// A shared listener: its mode, its counters and its route table (configured routes, then
+    /// those registered at run time).
+    static func listener(_ listener: SharedListener) -> JSONValue {
+        let config = listener.config
+        let (configured, registered) = listener.routesBySource
+        func route(_ route: HTTPRouteTable.Route, registered: Bool) -> JSONValue {
+            .object([
+                ("host", .string(route.host.description)),
+                ("path", .string(route.pathPrefix)),
+                ("service", .string(route.service)),
+                ("registered", .bool(registered)),
+            ])
+        }
+        return .object([
+            ("name", .string(listener.name)),
+            ("mode", .string(config.mode.rawValue)),
+            ("tls", .bool(config.tls != nil)),
+            ("connections_active", .integer(Int64(listener.active.load(ordering: .relaxed)))),
+            ("connections_total", .integer(Int64(truncatingIfNeeded: listener.accepted.load(ordering: .relaxed)))),
+            ("routed", .integer(Int64(truncatingIfNeeded: listener.routed.load(ordering: .relaxed)))),
+            ("unrouted", .integer(Int64(truncatingIfNeeded: listener.unrouted.load(ordering: .relaxed)))),
+            ("routes", .array(configured.map { route($0, registered: false) } + registered.map { route($0, registered: true) })),
+        ])
     }
 
     /// asleep, waking, ready, stopping, crash-loop (on-demand); holding while a registration's

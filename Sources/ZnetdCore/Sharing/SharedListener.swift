@@ -64,6 +64,11 @@ public final class SharedListener: Sendable {
     /// The table new requests are routed with.
     public var routeTable: HTTPRouteTable { state.withLock { $0.table } }
 
+    /// The routes from the configuration and those registered at run time, apart.
+    public var routesBySource: (configured: [HTTPRouteTable.Route], registered: [HTTPRouteTable.Route]) {
+        state.withLock { ($0.configured, $0.registered) }
+    }
+
     /// Every route now in force: configured, then registered.
     public var routes: [HTTPRouteTable.Route] { state.withLock { $0.configured + $0.registered } }
 
