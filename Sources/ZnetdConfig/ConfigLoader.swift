@@ -53,6 +53,8 @@ public enum ConfigLoader {
         var configuration = Configuration()
         var defaults = ServiceSettings()
         var services: [ServiceDefinition] = []
+        // Where each service name was first defined: a lookup per service, not a walk over all.
+        var definedAt: [String: SourceLocation] = [:]
         var mergeErrors: [ConfigError] = []
         for file in files {
             let contents = file.contents
@@ -62,12 +64,13 @@ public enum ConfigLoader {
             if let unitLayout = contents.unitLayout { configuration.unitLayout = unitLayout }
             defaults = contents.defaults.filling(from: defaults)
             for service in contents.services {
-                if let first = services.first(where: { $0.name == service.name }) {
+                if let first = definedAt[service.name] {
                     mergeErrors.append(ConfigError(
                         location: service.location, keyPath: "services".keyPath(appending: service.name),
-                        message: "service '\(service.name)' is already defined at \(first.location); "
+                        message: "service '\(service.name)' is already defined at \(first); "
                             + "define each service once"))
                 } else {
+                    definedAt[service.name] = service.location
                     services.append(service)
                 }
             }
@@ -78,10 +81,12 @@ public enum ConfigLoader {
         mergeErrors += transientUnitConflicts(Array(zip(services, onDemands)))
 
         var errors: [ConfigError] = []
-        for (index, file) in files.enumerated() {
+        var namesSeen: Set<String> = []
+        for file in files {
             // Problems the merge found belong to the first input of their file's name.
-            let isFirst = files.firstIndex { $0.name == file.name } == index
-            errors += inLineOrder(file.errors + (isFirst ? mergeErrors.filter { $0.location?.file == file.name } : []))
+            let isFirst = namesSeen.insert(file.name).inserted
+            let own = isFirst && !mergeErrors.isEmpty ? mergeErrors.filter { $0.location?.file == file.name } : []
+            if !file.errors.isEmpty || !own.isEmpty { errors += inLineOrder(file.errors + own) }
         }
         guard errors.isEmpty else { throw ConfigErrors(errors) }
         configuration.services = zip(services, onDemands)

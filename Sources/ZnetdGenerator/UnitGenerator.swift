@@ -104,6 +104,7 @@ func socketUnits(of service: ServiceConfig, serviceUnit: String, common: CommonL
             ? "znetd-\(service.name).socket"
             : "znetd-\(service.name)@\(SystemdSyntax.unitNameComponent(group.device!)).socket"
         var text = common.header
+        text.reserveCapacity(text.utf8.count + 512)
         text += "[Unit]\n"
         text += "Description=znetd listening sockets of service \(service.name)"
         if let device = group.device, groups.count > 1 { text += " on \(SystemdSyntax.plain(device))" }
@@ -186,6 +187,7 @@ func serviceUnitFile(
 ) -> GeneratedUnit {
     let shape = ServiceShape(services)
     var text = common.header
+    text.reserveCapacity(text.utf8.count + 2048)  // about the unit's size: one buffer, not one per doubling
     text += "[Unit]\n"
     let layout = options.mode ?? configuration.unitLayout
     if layout == .shared {
