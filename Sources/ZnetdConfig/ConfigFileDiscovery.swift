@@ -24,12 +24,16 @@ extension ConfigLoader {
         {
             files.append(main)
         }
-        var chosen: [String: DropIn] = [:]
+        var chosen: [String: String] = [:]
+        var masks: Set<String> = []
         for directory in directories.reversed() {  // the more important directory wins
-            for dropIn in dropIns(of: directory) { chosen[dropIn.name] = dropIn }
+            forEachDropIn(of: directory) { name, path, isMask in
+                chosen[name] = path
+                if isMask { masks.insert(name) } else { masks.remove(name) }
+            }
         }
         let names = chosen.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        files += names.compactMap { name in chosen[name].flatMap { $0.isMask ? nil : $0.path } }
+        files += names.compactMap { name in masks.contains(name) ? nil : chosen[name] }
         return files
     }
 
@@ -37,10 +41,10 @@ extension ConfigLoader {
     /// sorted by name. What `--config ROOT` reads.
     public static func defaultFiles(root: String) -> [String] {
         let main = joinPath(root, "znetd.yaml")
-        let dropIns = dropIns(of: root)
-            .sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
-            .map(\.path)
-        return (fileType(main) != nil ? [main] : []) + dropIns
+        var dropIns: [(name: String, path: String)] = []
+        forEachDropIn(of: root) { name, path, _ in dropIns.append((name, path)) }
+        dropIns.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        return (fileType(main) != nil ? [main] : []) + dropIns.map(\.path)
     }
 
     /// Expands a `--config` argument: a directory D means D/znetd.yaml (if present) and
@@ -51,34 +55,28 @@ extension ConfigLoader {
     }
 }
 
-/// One `*.yaml` entry of a `conf.d` directory.
-private struct DropIn {
-    var name: String
-    var path: String
-    /// It masks its namesakes in less important directories: `/dev/null` (by a symlink) or an
-    /// empty regular file.
-    var isMask: Bool
-}
-
-/// The `*.yaml` entries of `DIRECTORY/conf.d` that are not directories, unsorted. One stat() per
-/// entry tells both (the generator reads dozens at every daemon-reload).
-private func dropIns(of directory: String) -> [DropIn] {
+/// Calls `body` with each `*.yaml` entry of `DIRECTORY/conf.d` that is not a directory, unsorted,
+/// and whether it masks its namesakes in less important directories: `/dev/null` (by a symlink)
+/// or an empty regular file. One stat() per entry tells both (the generator reads dozens at every
+/// daemon-reload); a callback, not an array of a type of its own, whose metadata the Swift
+/// runtime would build at run time.
+private func forEachDropIn(of directory: String, _ body: (_ name: String, _ path: String, _ isMask: Bool) -> Void) {
     let confD = joinPath(directory, "conf.d")
-    return directoryEntries(confD).compactMap { name in
-        guard name.hasSuffix(".yaml") && !name.hasPrefix(".") else { return nil }
+    for name in directoryEntries(confD) where name.hasSuffix(".yaml") && !name.hasPrefix(".") {
         let path = joinPath(confD, name)
         var status = stat()
-        guard stat(path, &status) == 0 else { return nil }
+        guard stat(path, &status) == 0 else { continue }
         switch status.st_mode & S_IFMT {
-        case S_IFDIR: return nil
-        case S_IFCHR: return DropIn(name: name, path: path, isMask: true)  // /dev/null
-        case S_IFREG: return DropIn(name: name, path: path, isMask: status.st_size == 0)
-        default: return DropIn(name: name, path: path, isMask: false)
+        case S_IFDIR: continue
+        case S_IFCHR: body(name, path, true)  // /dev/null
+        case S_IFREG: body(name, path, status.st_size == 0)
+        default: body(name, path, false)
         }
     }
 }
 
-/// A file that masks its namesakes in less important directories (see ``DropIn/isMask``).
+/// A file that masks its namesakes in less important directories: `/dev/null` (by a symlink) or
+/// an empty regular file.
 private func isMask(_ path: String) -> Bool {
     var status = stat()
     guard stat(path, &status) == 0 else { return false }
