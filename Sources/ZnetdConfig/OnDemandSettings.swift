@@ -45,10 +45,9 @@ struct OnDemandSettings {
     /// written in several files: a later file's key wins).
     func filling(from fallback: OnDemandSettings) -> OnDemandSettings {
         // A value is set only where its key is written (SchemaDecoder.onDemandSetting): with
-        // nothing written on one side there is nothing to combine. The usual case (no on-demand
+        // nothing written in `fallback` there is nothing to take. The usual case (no on-demand
         // `defaults:`), and the key-path walk below is the costly part of a generator run's merge.
         if fallback.written.isEmpty { return self }
-        if written.isEmpty { return fallback }
         var filled = self
         filled.written = written.merging(fallback.written) { mine, _ in mine }
         func fill<Value>(_ key: String, _ field: WritableKeyPath<OnDemandSettings, Value?>) {
