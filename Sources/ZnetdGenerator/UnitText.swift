@@ -1,8 +1,9 @@
 /// A unit file's text while it is written: UTF-8 bytes appended to one buffer.
 ///
-/// A unit is some sixty short appends; on a `String` each costs about a thousand instructions
-/// (uniqueness, capacity and ASCII-flag bookkeeping, bench/generator under callgrind), on a byte
-/// buffer a copy. The generator runs at every boot and daemon-reload.
+/// A unit is some sixty short appends; a `String` does uniqueness, capacity and ASCII-flag
+/// bookkeeping on each, a byte buffer only copies: 3% fewer instructions for the unit text at
+/// `-Osize`, 15% at `-O` (callgrind on bench/generator). The generator runs at every boot and
+/// daemon-reload.
 struct UnitText {
     private(set) var bytes: [UInt8] = []
 
