@@ -116,7 +116,7 @@ private func splitHostPort(_ text: String, forms: String) throws(AddressError) -
         return (address, try parsePort(rest.dropFirst(), in: text))
     }
     guard let colon = text.lastIndex(of: ":") else {
-        if !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) {
+        if !text.isEmpty, text.utf8.allSatisfy(isASCIIDigit) {
             throw AddressError("missing ':' before the port; write ':\(text)' for every address or HOST:\(text)")
         }
         throw AddressError("expected \(forms); found '\(text)'")
@@ -138,10 +138,16 @@ private func parsePort(_ text: Substring, in address: String) throws(AddressErro
     if text.isEmpty {
         throw AddressError("missing port after ':' in '\(address)'")
     }
-    guard text.allSatisfy({ $0.isASCII && $0.isNumber }), let port = UInt16(text), port > 0 else {
+    guard text.utf8.allSatisfy(isASCIIDigit), let port = UInt16(text), port > 0 else {
         throw AddressError("port must be a number from 1 to 65535; found '\(text)'")
     }
     return port
+}
+
+/// 0-9: the characters that are both ASCII and numbers, tested on bytes (Character properties
+/// are Unicode table lookups, measurable in the generator's run).
+private func isASCIIDigit(_ byte: UInt8) -> Bool {
+    byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
 }
 
 /// `sun_path` holds 108 bytes including the terminating NUL (or the leading NUL of an abstract name).

@@ -25,11 +25,15 @@ extension ConfigLoader {
             files.append(main)
         }
         var chosen: [String: String] = [:]
+        var masks: Set<String> = []
         for directory in directories.reversed() {  // the more important directory wins
-            for (name, path) in dropIns(of: directory) { chosen[name] = path }
+            forEachDropIn(of: directory) { name, path, isMask in
+                chosen[name] = path
+                if isMask { masks.insert(name) } else { masks.remove(name) }
+            }
         }
         let names = chosen.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        files += names.compactMap { name in chosen[name].flatMap { isMask($0) ? nil : $0 } }
+        files += names.compactMap { name in masks.contains(name) ? nil : chosen[name] }
         return files
     }
 
@@ -37,10 +41,10 @@ extension ConfigLoader {
     /// sorted by name. What `--config ROOT` reads.
     public static func defaultFiles(root: String) -> [String] {
         let main = joinPath(root, "znetd.yaml")
-        let dropIns = dropIns(of: root)
-            .sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
-            .map(\.path)
-        return (fileType(main) != nil ? [main] : []) + dropIns
+        var dropIns: [(name: String, path: String)] = []
+        forEachDropIn(of: root) { name, path, _ in dropIns.append((name, path)) }
+        dropIns.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        return (fileType(main) != nil ? [main] : []) + dropIns.map(\.path)
     }
 
     /// Expands a `--config` argument: a directory D means D/znetd.yaml (if present) and
@@ -51,13 +55,24 @@ extension ConfigLoader {
     }
 }
 
-/// The `*.yaml` entries of `DIRECTORY/conf.d` that are not directories, unsorted.
-private func dropIns(of directory: String) -> [(name: String, path: String)] {
+/// Calls `body` with each `*.yaml` entry of `DIRECTORY/conf.d` that is not a directory, unsorted,
+/// and whether it masks its namesakes in less important directories: `/dev/null` (by a symlink)
+/// or an empty regular file. One stat() per entry tells both (the generator reads dozens at every
+/// daemon-reload); a callback, not an array of a type of its own, whose metadata the Swift
+/// runtime would build at run time.
+private func forEachDropIn(of directory: String, _ body: (_ name: String, _ path: String, _ isMask: Bool) -> Void) {
     let confD = joinPath(directory, "conf.d")
-    return directoryEntries(confD)
-        .filter { $0.hasSuffix(".yaml") && !$0.hasPrefix(".") }
-        .map { ($0, joinPath(confD, $0)) }
-        .filter { fileType($0.1).map { $0 != S_IFDIR } ?? false }
+    for name in directoryEntries(confD) where name.hasSuffix(".yaml") && !name.hasPrefix(".") {
+        let path = joinPath(confD, name)
+        var status = stat()
+        guard stat(path, &status) == 0 else { continue }
+        switch status.st_mode & S_IFMT {
+        case S_IFDIR: continue
+        case S_IFCHR: body(name, path, true)  // /dev/null
+        case S_IFREG: body(name, path, status.st_size == 0)
+        default: body(name, path, false)
+        }
+    }
 }
 
 /// A file that masks its namesakes in less important directories: `/dev/null` (by a symlink) or

@@ -54,6 +54,8 @@ public enum ConfigLoader {
         var defaults = ServiceSettings()
         var services: [ServiceDefinition] = []
         var listeners: [ListenerDefinition] = []
+        // Where each service name was first defined: a lookup per service, not a walk over all.
+        var definedAt: [String: SourceLocation] = [:]
         var mergeErrors: [ConfigError] = []
         for file in files {
             let contents = file.contents
@@ -65,12 +67,13 @@ public enum ConfigLoader {
             if let metricsListen = contents.metricsListen { configuration.metricsListen = metricsListen }
             defaults = contents.defaults.filling(from: defaults)
             for service in contents.services {
-                if let first = services.first(where: { $0.name == service.name }) {
+                if let first = definedAt[service.name] {
                     mergeErrors.append(ConfigError(
                         location: service.location, keyPath: "services".keyPath(appending: service.name),
-                        message: "service '\(service.name)' is already defined at \(first.location); "
+                        message: "service '\(service.name)' is already defined at \(first); "
                             + "define each service once"))
                 } else {
+                    definedAt[service.name] = service.location
                     services.append(service)
                 }
             }
@@ -92,15 +95,17 @@ public enum ConfigLoader {
         mergeErrors += transientUnitConflicts(Array(zip(services, onDemands)))
 
         var errors: [ConfigError] = []
-        for (index, file) in files.enumerated() {
+        var namesSeen: Set<String> = []
+        for file in files {
             // Problems the merge found belong to the first input of their file's name.
-            let isFirst = files.firstIndex { $0.name == file.name } == index
-            errors += inLineOrder(file.errors + (isFirst ? mergeErrors.filter { $0.location?.file == file.name } : []))
+            let isFirst = namesSeen.insert(file.name).inserted
+            let own = isFirst && !mergeErrors.isEmpty ? mergeErrors.filter { $0.location?.file == file.name } : []
+            if !file.errors.isEmpty || !own.isEmpty { errors += inLineOrder(file.errors + own) }
         }
         guard errors.isEmpty else { throw ConfigErrors(errors) }
-        configuration.services = zip(services, onDemands)
-            .compactMap { $0.resolved(defaults: defaults, onDemand: $1) }
-            .sorted { $0.name < $1.name }
+        let resolved = zip(services, onDemands).compactMap { $0.resolved(defaults: defaults, onDemand: $1) }
+        // Sorted by moving indices, not the services: a ServiceConfig is hundreds of bytes.
+        configuration.services = resolved.indices.sorted { resolved[$0].name < resolved[$1].name }.map { resolved[$0] }
         configuration.listeners = listeners.map(\.resolved).sorted { $0.name < $1.name }
         return configuration
     }
@@ -111,19 +116,26 @@ public enum ConfigLoader {
         _ services: [ServiceDefinition], _ listeners: [ListenerDefinition]
     ) -> [ConfigError] {
         var errors: [ConfigError] = []
-        var earlier: [(listen: ServiceDefinition.Listen, owner: String)] = []
-        let owners = listeners.map { ("listener '\($0.name)'", $0.listen) } + services.map { ("service '\($0.name)'", $0.listen) }
-        for (owner, addresses) in owners {
+        // Plain Listen values and owner names side by side, not (listen, owner) tuples: a tuple
+        // type's metadata is built at run time on first use, which cost about as much as the
+        // check (callgrind).
+        var earlier: [ServiceDefinition.Listen] = []
+        var earlierOwners: [String] = []
+        func check(_ addresses: [ServiceDefinition.Listen], owner: String) {
             for listen in addresses {
-                if let other = earlier.first(where: { $0.listen.address.overlaps(listen.address) }) {
+                if let index = earlier.firstIndex(where: { $0.address.overlaps(listen.address) }) {
+                    let other = earlier[index]
                     errors.append(ConfigError(
                         location: listen.location, keyPath: listen.keyPath,
-                        message: "listen address '\(listen.address)' conflicts with '\(other.listen.address)' "
-                            + "of \(other.owner) at \(other.listen.location)"))
+                        message: "listen address '\(listen.address)' conflicts with '\(other.address)' "
+                            + "of \(earlierOwners[index]) at \(other.location)"))
                 }
-                earlier.append((listen, owner))
+                earlier.append(listen)
+                earlierOwners.append(owner)
             }
         }
+        for listener in listeners { check(listener.listen, owner: "listener '\(listener.name)'") }
+        for service in services { check(service.listen, owner: "service '\(service.name)'") }
         return errors
     }
 

@@ -44,6 +44,10 @@ struct OnDemandSettings {
     /// These settings, with every key not written here taken from `fallback` (for `defaults:`
     /// written in several files: a later file's key wins).
     func filling(from fallback: OnDemandSettings) -> OnDemandSettings {
+        // A value is set only where its key is written (SchemaDecoder.onDemandSetting): with
+        // nothing written in `fallback` there is nothing to take. The usual case (no on-demand
+        // `defaults:`), and the key-path walk below is the costly part of a generator run's merge.
+        if fallback.written.isEmpty { return self }
         var filled = self
         filled.written = written.merging(fallback.written) { mine, _ in mine }
         func fill<Value>(_ key: String, _ field: WritableKeyPath<OnDemandSettings, Value?>) {

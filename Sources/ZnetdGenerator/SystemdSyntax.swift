@@ -7,6 +7,8 @@ enum SystemdSyntax {
     /// A value taken verbatim up to the end of the line (Description=, SourcePath=,
     /// ListenStream=): only `%` is special (specifiers).
     static func plain(_ value: String) -> String {
+        // Almost every value has neither: no copy, and no walk over its characters.
+        if !value.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "\n") }) { return value }
         var out = ""
         for character in value {
             switch character {

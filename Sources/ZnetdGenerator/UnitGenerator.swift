@@ -46,53 +46,56 @@ public func generateUnits(_ configuration: Configuration, options: GeneratorOpti
     -> [GeneratedUnit]
 {
     let services = configuration.services.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+    // The same in every unit: made once (the header names every file read, 46 in bench/generator).
+    let common = CommonLines(options, controlGroup: configuration.control.group != nil)
     var units: [GeneratedUnit] = []
     switch options.mode ?? configuration.unitLayout {
     case .perService:
         let groups = listenerGroups(configuration)
         let grouped = Set(groups.flatMap { $0.services.map(\.name) })
+        units.reserveCapacity(services.count * 2)
         for service in services where !grouped.contains(service.name) {
             let serviceUnit = "znetd-\(service.name).service"
-            let sockets = socketUnits(of: service, serviceUnit: serviceUnit, options: options)
+            let sockets = socketUnits(of: service, serviceUnit: serviceUnit, common: common)
             units += sockets
             units.append(serviceUnitFile(
                 name: serviceUnit, services: [service], sockets: sockets.map(\.name),
-                configuration: configuration, options: options))
+                configuration: configuration, options: options, common: common))
         }
         // A listener and the services routed through it run in one process.
         for group in groups {
             let serviceUnit = "znetd-\(group.listeners[0].name).service"
             var sockets: [GeneratedUnit] = []
             for listener in group.listeners {
-                sockets += socketUnits(of: listener, serviceUnit: serviceUnit, options: options)
+                sockets += socketUnits(of: listener, serviceUnit: serviceUnit, common: common)
             }
             for service in group.services {
-                sockets += socketUnits(of: service, serviceUnit: serviceUnit, options: options)
+                sockets += socketUnits(of: service, serviceUnit: serviceUnit, common: common)
             }
             units += sockets
             units.append(serviceUnitFile(
                 name: serviceUnit, services: group.services, listeners: group.listeners,
-                sockets: sockets.map(\.name), configuration: configuration, options: options))
+                sockets: sockets.map(\.name), configuration: configuration, options: options, common: common))
         }
         if let metrics = configuration.metricsListen, !services.isEmpty {
-            units += metricsCollectorUnits(metrics, options: options)
+            units += metricsCollectorUnits(metrics, options: options, common: common)
         }
     case .shared:
         guard !services.isEmpty || !configuration.listeners.isEmpty else { return [] }
         var sockets: [GeneratedUnit] = []
         for listener in configuration.listeners {
-            sockets += socketUnits(of: listener, serviceUnit: "znetd.service", options: options)
+            sockets += socketUnits(of: listener, serviceUnit: "znetd.service", common: common)
         }
         for service in services {
-            sockets += socketUnits(of: service, serviceUnit: "znetd.service", options: options)
+            sockets += socketUnits(of: service, serviceUnit: "znetd.service", common: common)
         }
         if let metrics = configuration.metricsListen {
-            sockets.append(metricsSocketUnit(metrics, serviceUnit: "znetd.service", options: options))
+            sockets.append(metricsSocketUnit(metrics, serviceUnit: "znetd.service", common: common))
         }
         units = sockets
         units.append(serviceUnitFile(
             name: "znetd.service", services: services, listeners: configuration.listeners,
-            sockets: sockets.map(\.name), configuration: configuration, options: options))
+            sockets: sockets.map(\.name), configuration: configuration, options: options, common: common))
     }
     return units.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
 }
@@ -102,22 +105,22 @@ public func generateUnits(_ configuration: Configuration, options: GeneratorOpti
 /// The socket units of one service. BindToDevice= applies to a whole socket unit, so the
 /// addresses of each `interface:` get a unit of their own (`znetd-NAME@IFACE.socket`) when the
 /// service also listens elsewhere; otherwise everything is in `znetd-NAME.socket`.
-func socketUnits(of service: ServiceConfig, serviceUnit: String, options: GeneratorOptions) -> [GeneratedUnit] {
+func socketUnits(of service: ServiceConfig, serviceUnit: String, common: CommonLines) -> [GeneratedUnit] {
     socketUnits(owner: service.name, kind: "service", listen: service.listen, socketOptions: service.socketOptions,
                 clientAccess: service.clientAccess, sourceFile: service.location?.file,
-                serviceUnit: serviceUnit, options: options)
+                serviceUnit: serviceUnit, common: common)
 }
 
 /// The socket units of a shared listener: named and fed like a service's.
-func socketUnits(of listener: ListenerConfig, serviceUnit: String, options: GeneratorOptions) -> [GeneratedUnit] {
+func socketUnits(of listener: ListenerConfig, serviceUnit: String, common: CommonLines) -> [GeneratedUnit] {
     socketUnits(owner: listener.name, kind: "listener", listen: listener.listen, socketOptions: listener.socketOptions,
                 clientAccess: listener.clientAccess, sourceFile: listener.location?.file,
-                serviceUnit: serviceUnit, options: options)
+                serviceUnit: serviceUnit, common: common)
 }
 
 private func socketUnits(
     owner name: String, kind: String, listen: [ListenAddress], socketOptions: SocketOptions,
-    clientAccess: ClientAccess, sourceFile: String?, serviceUnit: String, options: GeneratorOptions
+    clientAccess: ClientAccess, sourceFile: String?, serviceUnit: String, common: CommonLines
 ) -> [GeneratedUnit] {
     var groups: [(device: String?, streams: [String])] = []
     for address in listen {
@@ -133,13 +136,13 @@ private func socketUnits(
         let unitName = groups.count == 1 || group.device == nil
             ? "znetd-\(name).socket"
             : "znetd-\(name)@\(SystemdSyntax.unitNameComponent(group.device!)).socket"
-        var text = header(options)
+        var text = UnitText(common.header, capacity: common.header.utf8.count + 512)
         text += "[Unit]\n"
         text += "Description=znetd listening sockets of \(kind) \(name)"
         if let device = group.device, groups.count > 1 { text += " on \(SystemdSyntax.plain(device))" }
         text += "\n"
         text += "Documentation=man:znetd(8)\n"
-        if let path = sourceFile ?? options.sourceFiles.first { text += "SourcePath=\(SystemdSyntax.plain(path))\n" }
+        text += common.sourcePath(file: sourceFile)
         text += "\n[Socket]\n"
         for stream in group.streams { text += "ListenStream=\(SystemdSyntax.plain(stream))\n" }
         if let device = group.device { text += "BindToDevice=\(SystemdSyntax.plain(device))\n" }
@@ -151,7 +154,7 @@ private func socketUnits(
         if socketOptions.reusePort { text += "ReusePort=yes\n" }
         text += clientAccessLines(clientAccess)
         text += "\n[Install]\nWantedBy=sockets.target\n"
-        return GeneratedUnit(name: unitName, text: text, wantedBy: ["sockets.target"])
+        return GeneratedUnit(name: unitName, text: text.string, wantedBy: ["sockets.target"])
     }
 }
 
@@ -198,30 +201,30 @@ func listenStream(_ address: ListenAddress) -> (device: String?, stream: String)
 
 /// `metrics_listen:` in the shared layout: one more socket of `znetd.service`, named so that
 /// no service claims it (see ControlPlane.metricsSocketName).
-func metricsSocketUnit(_ address: ListenAddress, serviceUnit: String, options: GeneratorOptions) -> GeneratedUnit {
-    var text = header(options)
+func metricsSocketUnit(_ address: ListenAddress, serviceUnit: String, common: CommonLines) -> GeneratedUnit {
+    var text = UnitText(common.header, capacity: common.header.utf8.count + 512)
     text += "[Unit]\n"
     text += "Description=znetd Prometheus metrics endpoint\n"
     text += "Documentation=man:znetd(8) man:znetd.yaml(5)\n"
-    text += sourcePath(of: [], options)
+    text += common.fallbackSourcePath
     text += "\n[Socket]\n"
     text += "ListenStream=\(SystemdSyntax.plain(listenStream(address).stream))\n"
     text += "FileDescriptorName=_metrics\n"
     text += "Service=\(serviceUnit)\n"
     text += "\n[Install]\nWantedBy=sockets.target\n"
-    return GeneratedUnit(name: "znetd-metrics.socket", text: text, wantedBy: ["sockets.target"])
+    return GeneratedUnit(name: "znetd-metrics.socket", text: text.string, wantedBy: ["sockets.target"])
 }
 
 /// `metrics_listen:` in the per-service layout, where each service is its own process: a
 /// socket that starts `znetd metrics --inetd` per scrape (Accept=yes, as inetd would), which
 /// asks every znetd's control socket and answers with all their services. Root, because the
 /// control sockets belong to each unit's dynamic user; no other privilege, no network.
-func metricsCollectorUnits(_ address: ListenAddress, options: GeneratorOptions) -> [GeneratedUnit] {
-    var socket = header(options)
+func metricsCollectorUnits(_ address: ListenAddress, options: GeneratorOptions, common: CommonLines) -> [GeneratedUnit] {
+    var socket = UnitText(common.header, capacity: common.header.utf8.count + 512)
     socket += "[Unit]\n"
     socket += "Description=znetd Prometheus metrics endpoint (all znetd units)\n"
     socket += "Documentation=man:znetd(8) man:znetd.yaml(5)\n"
-    socket += sourcePath(of: [], options)
+    socket += common.fallbackSourcePath
     socket += "\n[Socket]\n"
     socket += "ListenStream=\(SystemdSyntax.plain(listenStream(address).stream))\n"
     socket += "Accept=yes\n"
@@ -229,7 +232,7 @@ func metricsCollectorUnits(_ address: ListenAddress, options: GeneratorOptions) 
     socket += "MaxConnections=8\n"
     socket += "\n[Install]\nWantedBy=sockets.target\n"
 
-    var service = header(options)
+    var service = UnitText(common.header, capacity: common.header.utf8.count + 2048)
     service += "[Unit]\n"
     service += "Description=znetd metrics scrape\n"
     service += "Documentation=man:znetd(8)\n"
@@ -271,8 +274,8 @@ func metricsCollectorUnits(_ address: ListenAddress, options: GeneratorOptions) 
     service += "UMask=0077\n"
     service += "DevicePolicy=closed\n"
     return [
-        GeneratedUnit(name: "znetd-metrics.socket", text: socket, wantedBy: ["sockets.target"]),
-        GeneratedUnit(name: "znetd-metrics@.service", text: service),
+        GeneratedUnit(name: "znetd-metrics.socket", text: socket.string, wantedBy: ["sockets.target"]),
+        GeneratedUnit(name: "znetd-metrics@.service", text: service.string),
     ]
 }
 
@@ -329,14 +332,25 @@ struct ServiceShape {
     }
 
     var needsRoot: Bool { usesBus || switchesUser }
+
+    private init(usesBus: Bool, switchesUser: Bool, runsChildren: Bool) {
+        self.usesBus = usesBus
+        self.switchesUser = switchesUser
+        self.runsChildren = runsChildren
+    }
+
+    /// Every shape, in the order of ``index``.
+    static let all = (0..<8).map { ServiceShape(usesBus: $0 & 1 != 0, switchesUser: $0 & 2 != 0, runsChildren: $0 & 4 != 0) }
+
+    var index: Int { (usesBus ? 1 : 0) | (switchesUser ? 2 : 0) | (runsChildren ? 4 : 0) }
 }
 
 func serviceUnitFile(
     name: String, services: [ServiceConfig], listeners: [ListenerConfig] = [], sockets: [String],
-    configuration: Configuration, options: GeneratorOptions
+    configuration: Configuration, options: GeneratorOptions, common: CommonLines
 ) -> GeneratedUnit {
     let shape = ServiceShape(services)
-    var text = header(options)
+    var text = UnitText(common.header, capacity: common.header.utf8.count + 2048)
     text += "[Unit]\n"
     let layout = options.mode ?? configuration.unitLayout
     if layout == .shared {
@@ -347,10 +361,10 @@ func serviceUnitFile(
         text += "Description=znetd proxy of service \(services[0].name)\n"
     }
     text += "Documentation=man:znetd(8) man:znetd.yaml(5)\n"
-    if layout != .shared, let listener = listeners.first, let file = listener.location?.file ?? options.sourceFiles.first {
-        text += "SourcePath=\(SystemdSyntax.plain(file))\n"
+    if layout != .shared, let listener = listeners.first {
+        text += common.sourcePath(file: listener.location?.file)
     } else {
-        text += sourcePath(of: services, options)
+        text += common.sourcePath(of: services)
     }
     text += "Requires=\(sockets.joined(separator: " "))\n"
     text += "After=network.target \(sockets.joined(separator: " "))\n"
@@ -388,14 +402,14 @@ func serviceUnitFile(
         text += "SupplementaryGroups=\(SystemdSyntax.plain(group))\n"
     }
     text += ipAddressLines(services, shape: shape)
-    let controlGroup = configuration.control.group != nil
-    text += "\n" + hardening(shape, controlGroup: controlGroup)
-    if controlGroup {
+    text += "\n"
+    text += common.hardening(shape)
+    if configuration.control.group != nil {
         text += "# control: group: giving the control socket to the group takes chown(2), and the group\n"
         text += "# must exist in znetd's user namespace (so no PrivateUsers=).\n"
         text += "SystemCallFilter=@chown\n"
     }
-    return GeneratedUnit(name: name, text: text)
+    return GeneratedUnit(name: name, text: text.string)
 }
 
 /// LoadCredential= for each `credential:NAME` of the listeners' certificates. A bare name
@@ -499,18 +513,38 @@ func hardening(_ shape: ServiceShape, controlGroup: Bool = false) -> String {
 
 // MARK: - Common
 
-func header(_ options: GeneratorOptions) -> String {
-    var text = "# Automatically generated by znetd-generator\n"
-    if !options.sourceFiles.isEmpty {
-        text += "# Source: \(options.sourceFiles.joined(separator: " "))\n"
-    }
-    return text + "\n"
-}
+/// The lines every unit of one run shares, made once.
+struct CommonLines {
+    /// The header comment, with the blank line after it.
+    let header: String
+    /// SourcePath= of a unit whose services come from different files, or have no file.
+    let fallbackSourcePath: String
 
-/// SourcePath=: the file that defines the service (so `systemctl status` points at it), or the
-/// first configuration file for a unit of several services.
-func sourcePath(of services: [ServiceConfig], _ options: GeneratorOptions) -> String {
-    let file = services.count == 1 ? services[0].location?.file : nil
-    guard let path = file ?? options.sourceFiles.first else { return "" }
-    return "SourcePath=\(SystemdSyntax.plain(path))\n"
+    /// hardening(_:) of each ServiceShape: a few shapes, many units.
+    private let hardeningTexts: [String]
+
+    func hardening(_ shape: ServiceShape) -> String { hardeningTexts[shape.index] }
+
+    /// `controlGroup`: the configuration has `control: group:` (see ``hardening(_:controlGroup:)``).
+    init(_ options: GeneratorOptions, controlGroup: Bool) {
+        hardeningTexts = ServiceShape.all.map { ZnetdGenerator.hardening($0, controlGroup: controlGroup) }
+        var header = "# Automatically generated by znetd-generator\n"
+        if !options.sourceFiles.isEmpty {
+            header += "# Source: \(options.sourceFiles.joined(separator: " "))\n"
+        }
+        self.header = header + "\n"
+        fallbackSourcePath = options.sourceFiles.first.map { "SourcePath=\(SystemdSyntax.plain($0))\n" } ?? ""
+    }
+
+    /// SourcePath=: the file that defines the service (so `systemctl status` points at it), or the
+    /// first configuration file for a unit of several services.
+    func sourcePath(of services: [ServiceConfig]) -> String {
+        sourcePath(file: services.count == 1 ? services[0].location?.file : nil)
+    }
+
+    /// SourcePath= of a unit defined in `file`, else the first configuration file.
+    func sourcePath(file: String?) -> String {
+        guard let file else { return fallbackSourcePath }
+        return "SourcePath=\(SystemdSyntax.plain(file))\n"
+    }
 }
