@@ -656,7 +656,6 @@ extension Daemon: RouteRegistry {
         guard let pattern = HTTPRouteTable.HostPattern(host ?? "*") else {
             return "\"host\": '\(host ?? "")' is not a host name, *.suffix or *"
         }
-        if let path, !path.hasPrefix("/") { return "\"path\": '\(path)' does not start with /" }
         if shared.config.mode == .tcp, let path, path != "/" {
             return "listener '\(listener)' routes TLS connections by server name (mode: tcp): a route has no path"
         }
