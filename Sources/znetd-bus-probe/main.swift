@@ -26,51 +26,6 @@ import Glibc
 import ZnetdConfig
 import ZnetdCore
 
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
-
-enum JSONValue {
-    case string(String)
-    case int(Int)
-    case bool(Bool)
-    case strings([String])
-    case objects([[(String, JSONValue)]])
-    case null
-
-    var text: String {
-        switch self {
-        case .string(let s): return jsonString(s)
-        case .int(let i): return String(i)
-        case .bool(let b): return b ? "true" : "false"
-        case .strings(let list): return "[" + list.map(jsonString).joined(separator: ",") + "]"
-        case .objects(let list): return "[" + list.map(object).joined(separator: ",") + "]"
-        case .null: return "null"
-        }
-    }
-}
-
-func object(_ fields: [(String, JSONValue)]) -> String {
-    "{" + fields.map { "\(jsonString($0.0)):\($0.1.text)" }.joined(separator: ",") + "}"
-}
-
 func writeAll(_ fd: Int32, _ text: String) {
     var bytes = Array(text.utf8)
     var done = 0
@@ -84,7 +39,7 @@ func writeAll(_ fd: Int32, _ text: String) {
 
 /// One line, unbuffered: the test reads lines as they come.
 func emit(_ fields: [(String, JSONValue)]) {
-    writeAll(1, object(fields) + "\n")
+    writeAll(1, JSONValue.object(fields).encoded + "\n")
 }
 
 func fail(_ message: String) -> Never {
@@ -110,7 +65,7 @@ func errorFields(_ error: UnitError) -> [(String, JSONValue)] {
 
 func stateFields(_ state: UnitState) -> [(String, JSONValue)] {
     [("load_state", .string(state.loadState)), ("active_state", .string(state.activeState)),
-     ("sub_state", .string(state.subState)), ("main_pid", state.mainPID.map { .int(Int($0)) } ?? .null)]
+     ("sub_state", .string(state.subState)), ("main_pid", state.mainPID.map { .integer(Int64($0)) } ?? .null)]
 }
 
 func parseProperty(_ word: String) -> UnitProperty? {
@@ -175,7 +130,7 @@ final class Probe {
 
     func run() -> Never {
         loop.schedule(after: UInt64(timeoutSeconds * 1e9)) { [timeoutSeconds] in
-            emit([("op", .string("timeout")), ("after_s", .int(Int(timeoutSeconds)))])
+            emit([("op", .string("timeout")), ("after_s", .integer(Int64(timeoutSeconds)))])
             exit(2)
         }
         loop.schedule(after: 0) { self.runNext() }
@@ -204,7 +159,7 @@ final class Probe {
         func report(_ fields: [(String, JSONValue)]) {
             let ms = Int((MonotonicClock.now() - started) / 1_000_000)
             emit([("op", .string(op))] + (words.count > 1 ? [("unit", .string(words[1]))] : []) + fields
-                 + [("ms", .int(ms)), ("ticks", .int(self.ticks - ticksBefore))])
+                 + [("ms", .integer(Int64(ms))), ("ticks", .integer(Int64(self.ticks - ticksBefore)))])
             self.runNext()
         }
         func jobDone(_ result: Result<JobOutcome, UnitError>) {
@@ -263,9 +218,9 @@ final class Probe {
             units.listUnits(patterns: Array(words[1...])) { result in
                 switch result {
                 case .success(let list):
-                    report([("ok", .bool(true)), ("units", .objects(list.map {
-                        [("name", .string($0.name)), ("load_state", .string($0.loadState)),
-                         ("active_state", .string($0.activeState)), ("sub_state", .string($0.subState))]
+                    report([("ok", .bool(true)), ("units", .array(list.map {
+                        .object([("name", .string($0.name)), ("load_state", .string($0.loadState)),
+                                 ("active_state", .string($0.activeState)), ("sub_state", .string($0.subState))])
                     }))])
                 case .failure(let error): report(errorFields(error))
                 }
@@ -274,7 +229,7 @@ final class Probe {
             let name = words[1]
             watches[name] = units.watchUnit(name: name) { state in
                 emit([("op", .string("change")), ("unit", .string(name))] + stateFields(state)
-                     + [("t_ms", .int(Int((MonotonicClock.now() - self.startedAt) / 1_000_000)))])
+                     + [("t_ms", .integer(Int64((MonotonicClock.now() - self.startedAt) / 1_000_000)))])
                 if let wanted = self.awaiting, wanted.unit == name, wanted.state == state.activeState {
                     self.awaiting = nil
                     self.loop.schedule(after: 0) { wanted.then() }

@@ -120,7 +120,7 @@ def test_registered_backend_serves_and_goes(start_znetd, sock_dir, tmp_path, zne
     assert result.returncode == 1 and "no such registration" in result.stderr
     result = znetd_cli(znetd_bin, "register", "--service", "app", "--listener", "web",
                        "--control-socket", control)
-    assert result.returncode == 1 and "serves no shared listener" in result.stderr
+    assert result.returncode == 1 and "no listener 'web' in this znetd" in result.stderr
 
 
 def test_wait_registration_grace_holds_clients(start_znetd, sock_dir, tmp_path, znetd_bin, backends):
@@ -262,13 +262,14 @@ def test_registration_outlives_a_reload(start_znetd, sock_dir, tmp_path, znetd_b
 
 
 def test_unrestorable_persistent_route_is_kept(start_znetd, sock_dir, tmp_path, znetd_bin, backends):
-    """A persistent route this znetd cannot restore (it has no shared listener) stays in the
+    """A persistent route this znetd cannot restore (it has no such shared listener) stays in the
     file when other registrations change it; a broken entry is skipped with a message."""
     route = {"service": "app", "listener": "web", "host": "a.example", "persistent": True, "grace_ms": 0}
     (tmp_path / "registrations.json").write_text(json.dumps(
         {"version": 1, "registrations": [route, {"service": "app", "target": "no-port"}]}))
     daemon, listen, control = start(start_znetd, sock_dir, tmp_path)
-    daemon.wait_stderr("cannot restore route a.example/ on listener web to service app: this znetd serves no shared listener")
+    daemon.wait_stderr("cannot restore route a.example/ on listener web to service app: no listener 'web' in this znetd; "
+                       "kept in .*registrations.json")
     daemon.wait_stderr("ignoring an entry of .*registrations.json: \"target\": ")
     echo = backends.echo()
     assert znetd_cli(znetd_bin, "register", "--service", "app", "--target", echo.addr, "--persistent",

@@ -340,9 +340,9 @@ public final class ControlPlane: ControlHandler {
             do throws(ControlRequestError) {
                 var registration = try Registration(json: item)
                 registration.persistent = true
-                if case .route(let listener, let host, let path) = registration.kind {
+                if case .route(let listener, let host, let routePath) = registration.kind {
                     let problem = routes.map {
-                        $0.addRoute(listener: listener, host: host, path: path, service: registration.service)
+                        $0.addRoute(listener: listener, host: host, path: routePath, service: registration.service)
                     } ?? "this znetd serves no shared listener"
                     if let problem {
                         // Kept in the file for a znetd that has the listener again.
