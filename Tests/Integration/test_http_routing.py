@@ -111,6 +111,33 @@ def test_unknown_host_or_path_is_404(start_znetd, http_backends):
     assert blog.seen() == [] and api.seen() == [] and shop.seen() == []
 
 
+def test_refused_backend_is_502_and_the_next_backend_serves(start_znetd, http_backends):
+    """A backend that refuses the connection: the next one serves the request; a service whose
+    every backend refuses answers 502 at once (not when the client gives up)."""
+    live = http_backends("live")
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+    port = free_port()
+    start_znetd(config=f"""
+        listeners:
+          web: {{listen: "127.0.0.1:{port}"}}
+        services:
+          down:
+            routes: [{{listener: web, host: down.test}}]
+            target: "{dead}"
+          mixed:
+            routes: [{{listener: web, host: mixed.test}}]
+            targets: ["{dead}", "{live.addr}"]
+            balance: round-robin
+        """, ready=[f"127.0.0.1:{port}"])
+    started = time.monotonic()
+    status, headers, body = status_and_headers(port, "/", "down.test")
+    assert status == 502
+    assert int(headers["content-length"]) == len(body.encode())
+    assert time.monotonic() - started < 5
+    for index in range(4):
+        assert get(port, f"/{index}", "mixed.test") == f"live /{index} 0\n"
+
+
 def test_keep_alive_connection_is_routed_per_request(start_znetd, http_backends):
     """One curl, two URLs on one connection, two services: each backend sees its request,
     and curl reuses the connection."""

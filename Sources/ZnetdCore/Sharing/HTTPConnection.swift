@@ -109,7 +109,11 @@ final class HTTPConnection: EventSource, @unchecked Sendable {
             if phase == .connecting {
                 guard events & (ZNETD_EPOLLOUT | ZNETD_EPOLLERR | ZNETD_EPOLLHUP) != 0 else { return }
                 let error = events & (ZNETD_EPOLLERR | ZNETD_EPOLLHUP) != 0 ? znetd_get_socket_error(backendFD) : 0
-                guard error == 0 else { return connectFailed(errnoDescription(error)) }
+                guard error == 0 else {
+                    // The next backend, or the 502, moves on from here: pump it out.
+                    connectFailed(errnoDescription(error))
+                    return pump()
+                }
                 connected()
             }
             if readable { backendReady.readable = true }
