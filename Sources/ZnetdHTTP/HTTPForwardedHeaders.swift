@@ -14,15 +14,14 @@ public enum HTTPForwardedHeaders {
         var fields: [(name: String, value: String)] = []
         var forwardedFor: String?
         var forwarded: String?
+        fields.reserveCapacity(head.fields.count + 4)
         for field in head.fields {
-            switch field.name.lowercased() {
-            case "x-forwarded-for":
+            let name = field.name
+            if name.equalsIgnoringASCIICase("x-forwarded-for") {
                 forwardedFor = forwardedFor.map { "\($0), \(field.value)" } ?? field.value
-            case "forwarded":
+            } else if name.equalsIgnoringASCIICase("forwarded") {
                 forwarded = forwarded.map { "\($0), \(field.value)" } ?? field.value
-            case "x-forwarded-proto", "x-forwarded-host":
-                continue
-            default:
+            } else if !name.equalsIgnoringASCIICase("x-forwarded-proto") && !name.equalsIgnoringASCIICase("x-forwarded-host") {
                 fields.append(field)
             }
         }
@@ -47,15 +46,32 @@ public enum HTTPForwardedHeaders {
         return serialize(head, fields: fields)
     }
 
+    /// The head's bytes, appended straight into one array (no intermediate strings).
     private static func serialize(_ head: HTTPHead, fields: [(name: String, value: String)]) -> [UInt8] {
-        var text: String
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256 + fields.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 })
+        let version = "HTTP/\(head.version.major).\(head.version.minor)"
         switch head.kind {
-        case .request(let method, let target): text = "\(method) \(target) HTTP/\(head.version.major).\(head.version.minor)\r\n"
-        case .response(let status): text = "HTTP/\(head.version.major).\(head.version.minor) \(status)\r\n"
+        case .request(let method, let target):
+            bytes += method.utf8
+            bytes.append(0x20)
+            bytes += target.utf8
+            bytes.append(0x20)
+            bytes += version.utf8
+        case .response(let status):
+            bytes += version.utf8
+            bytes.append(0x20)
+            bytes += String(status).utf8
         }
-        for field in fields { text += "\(field.name): \(field.value)\r\n" }
-        text += "\r\n"
-        return Array(text.utf8)
+        bytes += [0x0D, 0x0A]
+        for field in fields {
+            bytes += field.name.utf8
+            bytes += [0x3A, 0x20]
+            bytes += field.value.utf8
+            bytes += [0x0D, 0x0A]
+        }
+        bytes += [0x0D, 0x0A]
+        return bytes
     }
 }
 

@@ -23,13 +23,13 @@ public struct HTTPHead: Sendable, Equatable {
 
     /// The first value of a field, by case-insensitive name.
     public func field(_ name: String) -> String? {
-        fields.first { $0.name.lowercased() == name }?.value
+        fields.first { $0.name.equalsIgnoringASCIICase(name) }?.value
     }
 
     /// Every value of a field, comma-separated lists split, lowercased (for tokens such as
     /// `Connection` and `Transfer-Encoding`).
     public func tokens(_ name: String) -> [String] {
-        fields.filter { $0.name.lowercased() == name }
+        fields.filter { $0.name.equalsIgnoringASCIICase(name) }
             .flatMap { $0.value.split(separator: ",") }
             .map { $0.trimmingBlanks().lowercased() }
             .filter { !$0.isEmpty }
@@ -88,14 +88,27 @@ public enum HTTPHeadError: Error, Sendable, Equatable {
 }
 
 extension Substring {
+    /// Without leading and trailing spaces and tabs (on UTF-8 code units: blanks are ASCII).
     func trimmingBlanks() -> Substring {
-        var text = self
-        while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
-        while let last = text.last, last == " " || last == "\t" { text.removeLast() }
-        return text
+        var bytes = utf8[...]
+        while let first = bytes.first, first == 0x20 || first == 0x09 { bytes = bytes.dropFirst() }
+        while let last = bytes.last, last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+        return Substring(bytes)
     }
 }
 
 extension String {
     func trimmingBlanks() -> Substring { Substring(self).trimmingBlanks() }
+
+    /// Whether this equals `lowercase` (an all-lowercase ASCII name) ignoring ASCII case, as
+    /// field names compare; without making a lowercased copy.
+    func equalsIgnoringASCIICase(_ lowercase: String) -> Bool {
+        var other = lowercase.utf8.makeIterator()
+        for byte in utf8 {
+            guard let expected = other.next() else { return false }
+            let folded = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+            if folded != expected { return false }
+        }
+        return other.next() == nil
+    }
 }

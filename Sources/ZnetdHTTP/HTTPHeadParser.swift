@@ -51,11 +51,15 @@ public enum HTTPHeadParser {
     }
 
     private static func text(_ bytes: ArraySlice<UInt8>) throws(HTTPHeadError) -> String {
-        // Field values may carry obs-text (bytes >= 0x80); keep them, but never control bytes.
+        try checkNoControlBytes(bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Field values may carry obs-text (bytes >= 0x80): kept; control bytes never.
+    private static func checkNoControlBytes(_ bytes: ArraySlice<UInt8>) throws(HTTPHeadError) {
         for byte in bytes where byte < 0x20 && byte != 0x09 || byte == 0x7F {
             throw .malformed("control character in the head")
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func version(_ text: Substring) throws(HTTPHeadError) -> (major: Int, minor: Int) {
@@ -68,13 +72,13 @@ public enum HTTPHeadParser {
     }
 
     private static func requestLine(_ line: ArraySlice<UInt8>) throws(HTTPHeadError) -> HTTPHead {
-        let parts = try text(line).split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty,
-            parts[0].allSatisfy(isTokenCharacter)
+        try checkNoControlBytes(line)
+        let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty, parts[0].allSatisfy(isTokenByte)
         else { throw .malformed("bad request line") }
         return HTTPHead(
-            kind: .request(method: String(parts[0]), target: String(parts[1])),
-            version: try version(parts[2]), fields: [])
+            kind: .request(method: String(decoding: parts[0], as: UTF8.self), target: String(decoding: parts[1], as: UTF8.self)),
+            version: try version(Substring(String(decoding: parts[2], as: UTF8.self))), fields: [])
     }
 
     private static func statusLine(_ line: ArraySlice<UInt8>) throws(HTTPHeadError) -> HTTPHead {
@@ -84,20 +88,24 @@ public enum HTTPHeadParser {
         return HTTPHead(kind: .response(status: status), version: try version(parts[0]), fields: [])
     }
 
+    /// A field line, read on its bytes: every request has a handful, so no Character walks.
     private static func field(_ line: ArraySlice<UInt8>) throws(HTTPHeadError) -> (name: String, value: String) {
         if line.first == 0x20 || line.first == 0x09 { throw .malformed("folded header line") }
-        let content = try text(line)
-        guard let colon = content.firstIndex(of: ":") else { throw .malformed("header line without a colon") }
-        let name = content[..<colon]
-        guard !name.isEmpty, name.allSatisfy(isTokenCharacter) else {
-            throw .malformed("bad header name '\(name)'")
+        try checkNoControlBytes(line)
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed("header line without a colon") }
+        let name = line[..<colon]
+        guard !name.isEmpty, name.allSatisfy(isTokenByte) else {
+            throw .malformed("bad header name '\(String(decoding: name, as: UTF8.self))'")
         }
-        return (String(name), String(content[content.index(after: colon)...].trimmingBlanks()))
+        var value = line[(colon + 1)...]
+        while let first = value.first, first == 0x20 || first == 0x09 { value = value.dropFirst() }
+        while let last = value.last, last == 0x20 || last == 0x09 { value = value.dropLast() }
+        return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
     }
 
     /// Content-Length and Transfer-Encoding that a recipient could read two ways are refused.
     private static func checkFraming(_ head: HTTPHead) throws(HTTPHeadError) {
-        let lengths = head.fields.filter { $0.name.lowercased() == "content-length" }
+        let lengths = head.fields.filter { $0.name.equalsIgnoringASCIICase("content-length") }
             .flatMap { $0.value.split(separator: ",").map { $0.trimmingBlanks() } }
         if let first = lengths.first {
             guard !first.isEmpty, first.allSatisfy({ $0.isASCII && $0.isNumber }), UInt64(first) != nil,
@@ -118,7 +126,11 @@ public enum HTTPHeadParser {
 
 /// tchar (RFC 9110 section 5.6.2).
 func isTokenCharacter(_ character: Character) -> Bool {
-    guard let ascii = character.asciiValue else { return false }
+    character.asciiValue.map(isTokenByte) ?? false
+}
+
+/// tchar, on a byte.
+func isTokenByte(_ ascii: UInt8) -> Bool {
     switch ascii {
     case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
         return true

@@ -21,7 +21,10 @@ SOCKET_PROXYD = "/usr/lib/systemd/systemd-socket-proxyd"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GIB = 1 << 30
 PATHS = ["direct", "znetd", "socket-proxyd", "haproxy", "socat"]
-ALL_PATHS = PATHS + ["znetd-baseline"]  # a path's port comes from its place here
+# The HTTP-routing workload compares layer-7 proxies instead: znetd's shared `mode: http`
+# listener against HAProxy in http mode (both parse each request and route it).
+HTTP_PATHS = ["direct", "znetd-http", "haproxy-http"]
+ALL_PATHS = PATHS + ["znetd-baseline", "znetd-http", "haproxy-http"]  # a path's port comes from its place here
 # ZNETD_BASELINE=/path/to/another/znetd adds it as one more path (say, main's build beside a
 # data-plane change), with its own ratio rows.
 if os.environ.get("ZNETD_BASELINE"):
@@ -37,6 +40,8 @@ LABEL = {
     "haproxy": "HAProxy (tcp, forced splice)",
     "socat": "socat",
     "znetd-baseline": "znetd (baseline build)",
+    "znetd-http": "znetd (http listener)",
+    "haproxy-http": "HAProxy (http mode)",
 }
 
 # Ports: backends 18601..18603, proxies 18610 + 10 * path + workload.
@@ -319,6 +324,35 @@ http {{
                     binary, "run", "--config", config, "--log-level", "warning"]
             if os.environ.get("ZNETD_THREADS"):
                 argv += ["--threads", os.environ["ZNETD_THREADS"]]
+        elif path == "znetd-http":
+            binary = self.s.znetd
+            config = os.path.join(self.s.work, f"znetd-{listen_port}.yaml")
+            with open(config, "w") as f:
+                f.write(f'listeners:\n  web:\n    listen: "{listen}"\n'
+                        f'services:\n  bench:\n    routes: [{{listener: web, host: bench}}]\n'
+                        f'    target: "{target}"\n    max_connections: {max_conns}\n')
+            argv = ["systemd-socket-activate", "-l", listen, "--fdname=web",
+                    binary, "run", "--config", config, "--log-level", "warning"]
+        elif path == "haproxy-http":
+            config = os.path.join(self.s.work, f"haproxy-{listen_port}.cfg")
+            with open(config, "w") as f:
+                f.write(f"""global
+    maxconn {max_conns + 64}
+defaults
+    mode http
+    option http-keep-alive
+    http-reuse always
+    timeout connect 5s
+    timeout client 1h
+    timeout server 1h
+frontend web
+    bind {listen}
+    use_backend bench if {{ hdr(host) -i bench }}
+backend bench
+    server backend {target}
+""")
+            argv = ["haproxy", "-db", "-f", config]
+            binary = None
         elif path == "socket-proxyd":
             argv = ["systemd-socket-activate", "-l", listen,
                     SOCKET_PROXYD, f"--connections-max={max_conns}", target]
@@ -363,9 +397,9 @@ listen bench
             raise RuntimeError(f"{name} did not start: {error}\n{self.procs.log_tail(name)}") from None
         return proc
 
-    def start_proxies(self, workload_index, target_port, max_conns=4096):
+    def start_proxies(self, workload_index, target_port, max_conns=4096, paths=None):
         started = {}
-        for path in PROXIES:
+        for path in [p for p in (paths or PATHS) if p != "direct"]:
             started[path] = self.start_proxy(path, self.port_of(path, workload_index, target_port),
                                              target_port, max_conns)
         # Let the activation probe reach the backend and end before measuring anything.
@@ -385,10 +419,11 @@ listen bench
         """One figure of the current round; ratios pair figures of the same round."""
         self.results.setdefault((workload, metric, path), {})[self.round] = value
 
-    def order(self, round_index):
+    def order(self, round_index, paths=None):
         """Paths in a different order each round, so no path always follows the same one."""
-        k = round_index % len(PATHS)
-        return PATHS[k:] + PATHS[:k]
+        paths = paths or PATHS
+        k = round_index % len(paths)
+        return paths[k:] + paths[:k]
 
     # MARK: workloads
 
@@ -435,17 +470,18 @@ listen bench
         finally:
             self.stop_proxies(proxies)
 
-    def http(self, workload, close):
-        index = 2 if not close else 3
-        proxies = self.start_proxies(index, PORT_HTTP)
+    def http(self, workload, close, paths=None):
+        """wrk through every path; `httproute` is keep-alive through the HTTP-routing paths."""
+        index = {"keepalive": 2, "newconn": 3, "httproute": 4}[workload]
+        proxies = self.start_proxies(index, PORT_HTTP, paths=paths)
         d = self.s.duration
         try:
             for r in range(self.s.rounds):
                 self.round = r
-                for path in self.order(r):
+                for path in self.order(r, paths):
                     port = self.port_of(path, index, PORT_HTTP)
                     pid = proxies[path].pid if path in proxies else None
-                    argv = ["wrk", "-t2", "-c50", f"-d{d}s", "--timeout", "5s", "--latency"]
+                    argv = ["wrk", "-t2", "-c50", f"-d{d}s", "--timeout", "5s", "--latency", "-H", "Host: bench"]
                     if close:
                         argv += ["-H", "Connection: close"]
                     argv.append(f"http://127.0.0.1:{port}/17")
@@ -601,8 +637,8 @@ def values(bench, workload, metric, path):
     return list(bench.results.get((workload, metric, path), {}).values())
 
 
-def ratios(bench, workload, metric, anchor):
-    a = bench.results.get((workload, metric, "znetd"), {})
+def ratios(bench, workload, metric, anchor, path="znetd"):
+    a = bench.results.get((workload, metric, path), {})
     b = bench.results.get((workload, metric, anchor), {})
     return [a[r] / b[r] for r in sorted(a) if r in b and b[r]]
 
@@ -657,6 +693,17 @@ def report(bench):
 
     targets = []
 
+    http_rows = [("rate", "keep-alive requests (req/s)", 0), ("p50", "p50 latency (us)", 0),
+                 ("p99", "p99 latency (us)", 0), ("cpu_us", "proxy CPU per request (us)", 1)]
+    if have_http := any(("httproute", "rate", p) in bench.results for p in HTTP_PATHS):
+        out(f"### HTTP routing: a request routed by Host through a layer-7 proxy ({rounds_note})")
+        out("")
+        out("| measure | " + " | ".join(LABEL[p] for p in HTTP_PATHS) + " |")
+        out("|---|" + "---|" * len(HTTP_PATHS))
+        for m, label, digits in http_rows:
+            out(f"| {label} | " + " | ".join(summary(values(bench, "httproute", m, p), digits) for p in HTTP_PATHS) + " |")
+        out("")
+
     def ratio_target(desc, workload, metric, anchor, limit, higher_better):
         r = ratios(bench, workload, metric, anchor)
         if not r:
@@ -702,6 +749,12 @@ def report(bench):
             r = ratios(bench, w, m, "znetd-baseline")
             if r:
                 targets.append((f"{desc}: this build / baseline build", "(comparison)", f"{summary(r, 2)} x", None))
+    if have_http:
+        for metric, desc in (("rate", "HTTP routing: request rate"), ("cpu_us", "HTTP routing: proxy CPU per request")):
+            r = ratios(bench, "httproute", metric, "haproxy-http", path="znetd-http")
+            if r:
+                targets.append((f"{desc}, znetd http listener / {LABEL['haproxy-http']}", "(comparison)",
+                                f"{summary(r, 2)} x", None))
     absolute_target("idle anonymous memory", "mem", "idle_anon", 1536, "KiB", 0)
     absolute_target("memory per idle connection", "mem", "per_conn_bytes", 1024, "bytes", 0)
     absolute_target("pipes pinned per 1,000 idle connections", "mem", "pipes_per_1k", 0, "", 0)
@@ -768,7 +821,8 @@ def main():
         log("starting backends: nginx, iperf3 -s, echo server")
         bench.start_backends()
         steps = [("bulk", bench.bulk), ("keepalive", lambda: bench.http("keepalive", False)),
-                 ("newconn", lambda: bench.http("newconn", True)), ("mem", bench.memory),
+                 ("newconn", lambda: bench.http("newconn", True)),
+                 ("httproute", lambda: bench.http("httproute", False, paths=HTTP_PATHS)), ("mem", bench.memory),
                  ("scale", bench.scale), ("cold", bench.coldstart)]
         for name, step in steps:
             if settings.wants(name):
