@@ -48,7 +48,7 @@ public struct HTTPHead: Sendable, Equatable {
         guard case .request(_, let target) = kind else { return nil }
         // An absolute-form target names the host itself (RFC 9112 section 3.2.2).
         var authority = field("host")
-        if let schemeEnd = target.firstRange(of: "://") {
+        if !target.isOriginForm, let schemeEnd = target.firstRange(of: "://") {
             let rest = target[schemeEnd.upperBound...]
             authority = String(rest.prefix { $0 != "/" && $0 != "?" })
         }
@@ -59,7 +59,7 @@ public struct HTTPHead: Sendable, Equatable {
     /// The request target's path (without query), `/` for `*` and authority forms.
     public var path: String {
         guard case .request(_, var target) = kind else { return "/" }
-        if let schemeEnd = target.firstRange(of: "://") {
+        if !target.isOriginForm, let schemeEnd = target.firstRange(of: "://") {
             let rest = target[schemeEnd.upperBound...]
             target = String(rest.drop { $0 != "/" && $0 != "?" })
         }
@@ -98,6 +98,10 @@ extension Substring {
 }
 
 extension String {
+    /// A request target such as `/path?query` (RFC 9112 section 3.2.1), the common case: no
+    /// scheme to look for.
+    var isOriginForm: Bool { utf8.first == UInt8(ascii: "/") }
+
     func trimmingBlanks() -> Substring { Substring(self).trimmingBlanks() }
 
     /// Whether this equals `lowercase` (an all-lowercase ASCII name) ignoring ASCII case, as

@@ -50,11 +50,6 @@ public enum HTTPHeadParser {
         return nil
     }
 
-    private static func text(_ bytes: ArraySlice<UInt8>) throws(HTTPHeadError) -> String {
-        try checkNoControlBytes(bytes)
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     /// Field values may carry obs-text (bytes >= 0x80): kept; control bytes never.
     private static func checkNoControlBytes(_ bytes: ArraySlice<UInt8>) throws(HTTPHeadError) {
         for byte in bytes where byte < 0x20 && byte != 0x09 || byte == 0x7F {
@@ -62,13 +57,18 @@ public enum HTTPHeadParser {
         }
     }
 
-    private static func version(_ text: Substring) throws(HTTPHeadError) -> (major: Int, minor: Int) {
-        let utf8 = Array(text.utf8)
-        guard utf8.count == 8, text.hasPrefix("HTTP/"), utf8[6] == UInt8(ascii: "."),
-            let major = Int(String(text.dropFirst(5).prefix(1))), let minor = Int(String(text.suffix(1)))
-        else { throw .malformed("bad HTTP version '\(text)'") }
-        guard major == 1 else { throw .malformed("unsupported HTTP version '\(text)'") }
-        return (major, minor)
+    /// `HTTP/1.0` or `HTTP/1.1` (any single-digit minor), read on its bytes.
+    private static func version(_ bytes: ArraySlice<UInt8>) throws(HTTPHeadError) -> (major: Int, minor: Int) {
+        let digit = UInt8(ascii: "0")...UInt8(ascii: "9")
+        guard bytes.count == 8, bytes.starts(with: "HTTP/".utf8),
+            case let major = bytes[bytes.startIndex + 5], digit.contains(major),
+            bytes[bytes.startIndex + 6] == UInt8(ascii: "."),
+            case let minor = bytes[bytes.startIndex + 7], digit.contains(minor)
+        else { throw .malformed("bad HTTP version '\(String(decoding: bytes, as: UTF8.self))'") }
+        guard major == UInt8(ascii: "1") else {
+            throw .malformed("unsupported HTTP version '\(String(decoding: bytes, as: UTF8.self))'")
+        }
+        return (1, Int(minor - UInt8(ascii: "0")))
     }
 
     private static func requestLine(_ line: ArraySlice<UInt8>) throws(HTTPHeadError) -> HTTPHead {
@@ -78,12 +78,16 @@ public enum HTTPHeadParser {
         else { throw .malformed("bad request line") }
         return HTTPHead(
             kind: .request(method: String(decoding: parts[0], as: UTF8.self), target: String(decoding: parts[1], as: UTF8.self)),
-            version: try version(Substring(String(decoding: parts[2], as: UTF8.self))), fields: [])
+            version: try version(parts[2]), fields: [])
     }
 
+    /// `HTTP/1.1 200 reason`, read on its bytes (the reason phrase is not kept).
     private static func statusLine(_ line: ArraySlice<UInt8>) throws(HTTPHeadError) -> HTTPHead {
-        let parts = try text(line).split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[1].count == 3, let status = Int(parts[1]), (100...999).contains(status)
+        try checkNoControlBytes(line)
+        let parts = line.split(separator: 0x20, maxSplits: 2, omittingEmptySubsequences: false)
+        let digit = UInt8(ascii: "0")...UInt8(ascii: "9")
+        guard parts.count >= 2, parts[1].count == 3, parts[1].allSatisfy(digit.contains),
+            case let status = parts[1].reduce(0, { $0 * 10 + Int($1 - UInt8(ascii: "0")) }), status >= 100
         else { throw .malformed("bad status line") }
         return HTTPHead(kind: .response(status: status), version: try version(parts[0]), fields: [])
     }
