@@ -202,17 +202,23 @@ func listenStream(_ address: ListenAddress) -> (device: String?, stream: String)
 /// `metrics_listen:` in the shared layout: one more socket of `znetd.service`, named so that
 /// no service claims it (see ControlPlane.metricsSocketName).
 func metricsSocketUnit(_ address: ListenAddress, serviceUnit: String, common: CommonLines) -> GeneratedUnit {
-    var text = UnitText(common.header, capacity: common.header.utf8.count + 512)
-    text += "[Unit]\n"
-    text += "Description=znetd Prometheus metrics endpoint\n"
-    text += "Documentation=man:znetd(8) man:znetd.yaml(5)\n"
-    text += common.fallbackSourcePath
-    text += "\n[Socket]\n"
-    text += "ListenStream=\(SystemdSyntax.plain(listenStream(address).stream))\n"
+    var text = metricsSocketHead(address, description: "znetd Prometheus metrics endpoint", common: common)
     text += "FileDescriptorName=_metrics\n"
     text += "Service=\(serviceUnit)\n"
     text += "\n[Install]\nWantedBy=sockets.target\n"
     return GeneratedUnit(name: "znetd-metrics.socket", text: text.string, wantedBy: ["sockets.target"])
+}
+
+/// The start of a `znetd-metrics.socket`, up to its ListenStream= (the layouts differ after it).
+private func metricsSocketHead(_ address: ListenAddress, description: String, common: CommonLines) -> UnitText {
+    var text = UnitText(common.header, capacity: common.header.utf8.count + 512)
+    text += "[Unit]\n"
+    text += "Description=\(description)\n"
+    text += "Documentation=man:znetd(8) man:znetd.yaml(5)\n"
+    text += common.fallbackSourcePath
+    text += "\n[Socket]\n"
+    text += "ListenStream=\(SystemdSyntax.plain(listenStream(address).stream))\n"
+    return text
 }
 
 /// `metrics_listen:` in the per-service layout, where each service is its own process: a
@@ -220,13 +226,8 @@ func metricsSocketUnit(_ address: ListenAddress, serviceUnit: String, common: Co
 /// asks every znetd's control socket and answers with all their services. Root, because the
 /// control sockets belong to each unit's dynamic user; no other privilege, no network.
 func metricsCollectorUnits(_ address: ListenAddress, options: GeneratorOptions, common: CommonLines) -> [GeneratedUnit] {
-    var socket = UnitText(common.header, capacity: common.header.utf8.count + 512)
-    socket += "[Unit]\n"
-    socket += "Description=znetd Prometheus metrics endpoint (all znetd units)\n"
-    socket += "Documentation=man:znetd(8) man:znetd.yaml(5)\n"
-    socket += common.fallbackSourcePath
-    socket += "\n[Socket]\n"
-    socket += "ListenStream=\(SystemdSyntax.plain(listenStream(address).stream))\n"
+    var socket = metricsSocketHead(
+        address, description: "znetd Prometheus metrics endpoint (all znetd units)", common: common)
     socket += "Accept=yes\n"
     socket += "# Scrapes are rare: a few at once is plenty.\n"
     socket += "MaxConnections=8\n"

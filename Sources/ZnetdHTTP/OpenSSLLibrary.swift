@@ -33,7 +33,6 @@ struct OpenSSLLibrary: @unchecked Sendable {
     let SSL_CTX_set_options: @convention(c) (OpaquePointer?, UInt64) -> UInt64
     let SSL_CTX_use_certificate_chain_file: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> Int32
     let SSL_CTX_use_PrivateKey_file: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int32) -> Int32
-    let SSL_CTX_check_private_key: @convention(c) (OpaquePointer?) -> Int32
     let SSL_CTX_get0_certificate: @convention(c) (OpaquePointer?) -> OpaquePointer?
     let SSL_new: @convention(c) (OpaquePointer?) -> OpaquePointer?
     let SSL_free: @convention(c) (OpaquePointer?) -> Void
@@ -88,7 +87,6 @@ struct OpenSSLLibrary: @unchecked Sendable {
         SSL_CTX_set_options = try symbol("SSL_CTX_set_options")
         SSL_CTX_use_certificate_chain_file = try symbol("SSL_CTX_use_certificate_chain_file")
         SSL_CTX_use_PrivateKey_file = try symbol("SSL_CTX_use_PrivateKey_file")
-        SSL_CTX_check_private_key = try symbol("SSL_CTX_check_private_key")
         SSL_CTX_get0_certificate = try symbol("SSL_CTX_get0_certificate")
         SSL_new = try symbol("SSL_new")
         SSL_free = try symbol("SSL_free")

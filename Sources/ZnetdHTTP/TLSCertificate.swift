@@ -32,13 +32,11 @@ public final class TLSCertificate: @unchecked Sendable {
             openSSL.SSL_CTX_free(context)
             throw TLSError("cannot load certificate chain \(certificatePath)", openSSL)
         }
+        // With the certificate loaded first, OpenSSL also checks that the key is its key
+        // ("key values mismatch" in the reason).
         guard openSSL.SSL_CTX_use_PrivateKey_file(context, keyPath, SSL_FILETYPE_PEM) == 1 else {
             openSSL.SSL_CTX_free(context)
             throw TLSError("cannot load private key \(keyPath)", openSSL)
-        }
-        guard openSSL.SSL_CTX_check_private_key(context) == 1 else {
-            openSSL.SSL_CTX_free(context)
-            throw TLSError("private key \(keyPath) does not match certificate \(certificatePath)", openSSL)
         }
         self.context = context
         self.openSSL = openSSL

@@ -6,8 +6,10 @@ import hashlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -52,6 +54,22 @@ def status_and_headers(port, path, host):
     status = int(lines[0].split()[1])
     headers = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
     return status, headers, body
+
+
+def read_head(sock):
+    """Bytes from ``sock`` up to and including the end of an HTTP head (and any after it)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, f"closed before the end of the head: {data!r}"
+        data += chunk
+    return data
+
+
+def read_to_eof(sock, received=b""):
+    while chunk := sock.recv(65536):  # a socket.timeout here fails the test
+        received += chunk
+    return received
 
 
 def three_services_config(port, blog, api, shop, extra=""):
@@ -270,7 +288,6 @@ def test_on_demand_backend_sleeps_after_http_traffic_stops(start_znetd, tmp_path
 def test_half_closed_client_gets_its_response_then_eof(start_znetd, http_backends):
     """A client that sends its request and shuts down its side (as `nc -N` does) gets the
     whole response and then EOF, not a connection left open until the keep-alive timeout."""
-    import socket
     app = http_backends("app")
     port = free_port()
     start_znetd(config=f"""
@@ -282,9 +299,7 @@ def test_half_closed_client_gets_its_response_then_eof(start_znetd, http_backend
     client = socket.create_connection(("127.0.0.1", port), timeout=5)
     client.sendall(b"GET /half HTTP/1.1\r\nHost: x.test\r\n\r\n")
     client.shutdown(socket.SHUT_WR)
-    received = b""
-    while chunk := client.recv(65536):  # a socket.timeout here fails the test
-        received += chunk
+    received = read_to_eof(client)
     client.close()
     assert received.startswith(b"HTTP/1.0 200") or received.startswith(b"HTTP/1.1 200")
     assert received.endswith(b"app /half 0\n")
@@ -293,7 +308,6 @@ def test_half_closed_client_gets_its_response_then_eof(start_znetd, http_backend
 def test_stop_finishes_requests_in_flight_then_exits(start_znetd, http_backends):
     """SIGTERM: a request in flight gets its whole response, then its keep-alive connection is
     closed and znetd exits, long before the keep-alive timeout or drain_timeout."""
-    import socket
     app = http_backends("app")
     port = free_port()
     daemon = start_znetd(config=f"""
@@ -309,9 +323,7 @@ def test_stop_finishes_requests_in_flight_then_exits(start_znetd, http_backends)
     time.sleep(0.3)
     began = time.monotonic()
     daemon.signal(signal.SIGTERM)
-    received = b""
-    while chunk := client.recv(65536):
-        received += chunk
+    received = read_to_eof(client)
     assert received.endswith(b"app /slow/1 0\n")
     assert idle.recv(1) == b""
     assert daemon.wait_exit(timeout=10) == 0
@@ -323,17 +335,13 @@ def test_stop_finishes_requests_in_flight_then_exits(start_znetd, http_backends)
 def test_upgrade_becomes_a_tunnel(start_znetd):
     """A 101 Switching Protocols (as for WebSocket) turns the connection into a byte tunnel
     both ways, with half-close passed on."""
-    import socket
-    import threading
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(4)
 
     def upgrade_and_echo():
         conn, _ = server.accept()
-        head = b""
-        while b"\r\n\r\n" not in head:
-            head += conn.recv(4096)
+        read_head(conn)
         conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
         while data := conn.recv(65536):
             conn.sendall(data.upper())
@@ -350,17 +358,12 @@ def test_upgrade_becomes_a_tunnel(start_znetd):
         """, ready=[f"127.0.0.1:{port}"])
     client = socket.create_connection(("127.0.0.1", port), timeout=5)
     client.sendall(b"GET /ws HTTP/1.1\r\nHost: x.test\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += client.recv(4096)
+    head = read_head(client)
     assert head.startswith(b"HTTP/1.1 101 ")
     payload = os.urandom(300_000).hex().encode()
     client.sendall(payload)
     client.shutdown(socket.SHUT_WR)
-    received = head.split(b"\r\n\r\n", 1)[1]
-    while chunk := client.recv(65536):
-        received += chunk
-    assert received == payload.upper()
+    assert read_to_eof(client, head.split(b"\r\n\r\n", 1)[1]) == payload.upper()
     thread.join(5)
     server.close()
 
@@ -368,8 +371,6 @@ def test_upgrade_becomes_a_tunnel(start_znetd):
 def test_proxy_protocol_header_starts_each_backend_connection(start_znetd):
     """A service with proxy_protocol: v1 gets the client's PROXY line before the request, on
     the backend connections of a shared listener too."""
-    import socket
-    import threading
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(4)
@@ -377,10 +378,7 @@ def test_proxy_protocol_header_starts_each_backend_connection(start_znetd):
 
     def serve_one():
         conn, _ = server.accept()
-        data = b""
-        while b"\r\n\r\n" not in data:
-            data += conn.recv(4096)
-        seen.append(data)
+        seen.append(read_head(conn))
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
         conn.close()
 
@@ -407,7 +405,6 @@ def test_proxy_protocol_header_starts_each_backend_connection(start_znetd):
 
 def test_max_connections_answers_503_when_full(start_znetd, tmp_path):
     """A service at max_connections answers further requests 503 at once."""
-    import socket
     port, backend_port = free_port(), free_port()
     # A backend that accepts and never answers holds the one slot.
     silent = socket.socket()

@@ -63,6 +63,23 @@ def test_two_certificates_chosen_by_server_name(start_znetd, app, tmp_path):
     assert headers["x-forwarded-host"] == "a.test"
 
 
+def test_unloadable_certificate_stops_the_start_with_its_reason(start_znetd, app, tmp_path):
+    """A key that is missing, or that belongs to another certificate: znetd does not start
+    (exit 1), and its log names the listener, the file and what is wrong."""
+    ca = CertificateAuthority(tmp_path / "pki")
+    cert, _ = ca.issue("a.test", serial=7, stem="site")
+    _, other_key = ca.issue("b.test", serial=8, stem="other")
+    missing = tmp_path / "missing.key"
+    for certificates, reason in (
+        ([(cert, missing)], f"listener 'web': cannot load private key {missing}"),
+        ([(cert, other_key)], f"listener 'web': cannot load private key {other_key}: "
+                              "error:05800074:x509 certificate routines::key values mismatch"),
+    ):
+        daemon = start_znetd(config=tls_config(free_port(), app, certificates))
+        assert daemon.wait_exit(10) == 1
+        assert reason in daemon.stderr_text()
+
+
 def test_sighup_reloads_certificates_and_keeps_them_when_broken(start_znetd, app, tmp_path):
     ca = CertificateAuthority(tmp_path / "pki")
     cert, key = ca.issue("a.test", serial=5, stem="site")
